@@ -1,0 +1,93 @@
+"""Catalog tables, shaped after Open Referral HSDS 3.0.
+
+A ServicePoint is HSDS's service_at_location folded with its location, schedule and cost (one place
+offering one category of service); ServiceItem is a rentable item with its cost; Policy is an HSDS
+service that is a benefit: eligibility, required documents, application process, service area (its
+region) and its provenance. Lists are JSON columns so SQLite and PostgreSQL share the same code.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.sql.schema import Column
+
+Base = declarative_base()
+
+
+class Region(Base):
+    __tablename__ = "catalog_region"
+    code = Column(String(6), primary_key=True)  # GB/T 2260
+    name = Column(String(32), nullable=False)
+    level = Column(String(10), nullable=False)  # province | city | district
+    parent_code = Column(String(6), ForeignKey("catalog_region.code"), nullable=True)
+    aliases = Column(JSON, nullable=False, default=list)
+    lat = Column(Float, nullable=False)
+    lng = Column(Float, nullable=False)
+    radius_km = Column(Float, nullable=True)
+
+
+class ServicePoint(Base):
+    __tablename__ = "catalog_service_point"
+    id = Column(String(64), primary_key=True)
+    category = Column(String(32), nullable=False, index=True)
+    name = Column(String(128), nullable=False)
+    district_code = Column(String(6), ForeignKey("catalog_region.code"), nullable=False, index=True)
+    address = Column(String(256), nullable=False)
+    lat = Column(Float, nullable=False)
+    lng = Column(Float, nullable=False)
+    phone = Column(String(32), nullable=True)
+    hours = Column(String(128), nullable=True)
+    price = Column(String(256), nullable=True)
+    offers = Column(JSON, nullable=False, default=list)
+    serves = Column(String(256), nullable=True)
+    verified = Column(Boolean, nullable=False, default=False)
+    last_verified = Column(Date, nullable=True)
+    source = Column(JSON, nullable=False)  # {"label": "示例数据"} or {file, document, issuer, date, clause, quote}
+    items = relationship(
+        "ServiceItem", cascade="all, delete-orphan", order_by="ServiceItem.position", lazy="selectin"
+    )
+
+
+class ServiceItem(Base):
+    __tablename__ = "catalog_service_item"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    point_id = Column(String(64), ForeignKey("catalog_service_point.id"), nullable=False, index=True)
+    position = Column(Integer, nullable=False, default=0)
+    name = Column(String(32), nullable=False, index=True)  # canonical item name
+    price_day = Column(Float, nullable=True)
+    price_month = Column(Float, nullable=True)
+    deposit = Column(Float, nullable=True)
+
+
+class Policy(Base):
+    __tablename__ = "catalog_policy"
+    id = Column(String(64), primary_key=True)
+    topic = Column(String(32), nullable=False, index=True)
+    region_code = Column(String(6), ForeignKey("catalog_region.code"), nullable=False, index=True)
+    title = Column(String(128), nullable=False)
+    summary = Column(Text, nullable=False)
+    eligibility = Column(JSON, nullable=False, default=list)
+    conditions = Column(JSON, nullable=False, default=dict)
+    steps = Column(JSON, nullable=False, default=list)
+    materials = Column(JSON, nullable=False, default=list)
+    where = Column(String(256), nullable=True)
+    phone = Column(String(32), nullable=True)
+    guidance = Column(JSON, nullable=False, default=list)  # fields that are general guidance
+    covers_rental = Column(Boolean, nullable=False, default=False)
+    source = Column(JSON, nullable=False)
+    last_verified = Column(Date, nullable=True)
+
+
+class CatalogMeta(Base):
+    __tablename__ = "catalog_meta"
+    key = Column(String(64), primary_key=True)
+    value = Column(Text, nullable=False)
+
+
+def as_date(value: object) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
