@@ -1,0 +1,49 @@
+"""Base for actions that read the catalog: a failing database gives the hotline, never silence."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.catalog_api import CatalogUnavailable, open_catalog
+from actions.context import State
+from actions.replies import Reply, t
+from catalog.query import Regions
+
+log = logging.getLogger(__name__)
+
+
+class CatalogAction(Action, ABC):
+    task = "chitchat"
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @abstractmethod
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        """The reply and the slot events of this turn."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        try:
+            with open_catalog() as (session, regions):
+                reply, events = self.respond(tracker, session, regions)
+        except CatalogUnavailable:
+            log.exception("catalog unavailable in %s", self.name())
+            reply, events = self.apology(tracker), []
+        reply.send(dispatcher)
+        if tracker.active_loop.get("name") and self.task != "eligibility":
+            # Another task interrupts the eligibility form: close it, the user moved on.
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return events
+
+    def apology(self, tracker: Tracker) -> Reply:
+        state = State.of(tracker)
+        return Reply(self.task, category=state.category, topic=state.topic, item=state.item).say(t("error"))

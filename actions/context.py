@@ -1,0 +1,114 @@
+"""What the user said this turn and what the conversation already knows (slots)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+
+from actions.replies import templates
+from catalog.query import Place, Regions
+
+SERVICE_PREFIX, POLICY_PREFIX = "find_", "policy_"
+
+
+def intent(tracker: Tracker) -> str:
+    return (tracker.latest_message.get("intent") or {}).get("name") or ""
+
+
+def text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+def _entities(tracker: Tracker, name: str) -> list[dict]:
+    return [e for e in tracker.latest_message.get("entities") or [] if e.get("entity") == name]
+
+
+def _negated(message: str, start: int | None) -> bool:
+    if start is None:
+        return False
+    before = message[max(0, start - 3):start]
+    return any(n in before for n in templates()["negations"])
+
+
+def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
+    """The place named this turn: the last one not negated ("不是江汉区 是汉阳区" -> 汉阳区).
+
+    A city followed by one of its districts ("武汉江岸") gives the district.
+    """
+    message = text(tracker)
+    best: Place | None = None
+    for e in _entities(tracker, "region"):
+        if _negated(message, e.get("start")):
+            continue
+        place = regions.resolve(str(e.get("value"))) or regions.resolve(str(e.get("text", "")))
+        if place is None:
+            continue
+        if best and best.level == "district" and place.level != "district" and place.name in (best.city, best.province):
+            continue  # "江岸 武汉" keeps the district
+        best = place
+    return best
+
+
+def mentioned_item(tracker: Tracker) -> str | None:
+    items = [e for e in _entities(tracker, "item") if not _negated(text(tracker), e.get("start"))]
+    return str(items[-1]["value"]) if items else None
+
+
+def ordinal(message: str) -> int | None:
+    """1-based position named in "第二个" / "第2家"; -1 for "最后"."""
+    for word, n in sorted(templates()["ordinals"].items(), key=lambda kv: -len(kv[0])):
+        if word in message:
+            return int(n)
+    return None
+
+
+def aspect(message: str) -> str | None:
+    """Which part of the last answer a follow-up asks about (materials, where, phone, ...)."""
+    best: tuple[int, str] | None = None
+    for name, words in templates()["aspects"].items():
+        for w in words:
+            pos = message.find(w)
+            if pos >= 0 and (best is None or pos < best[0]):
+                best = (pos, name)
+    return best[1] if best else None
+
+
+def age(message: str) -> int | None:
+    m = re.search(r"(\d{2,3})\s*(?:岁|周岁|了)?", message)
+    if m and 40 <= int(m.group(1)) <= 120:
+        return int(m.group(1))
+    return None
+
+
+def keyword_value(message: str, table: str) -> str | None:
+    """First value of templates.yml table `table` whose key occurs in the message (longest key wins)."""
+    for word, value in sorted(templates()[table].items(), key=lambda kv: -len(kv[0])):
+        if word in message:
+            return str(value)
+    return None
+
+
+@dataclass
+class State:
+    """The conversation's memory, kept in slots."""
+
+    region_code: str | None
+    category: str | None
+    topic: str | None
+    item: str | None
+    last_task: str | None
+    last_items: list[str]
+    policy_id: str | None
+
+    @classmethod
+    def of(cls, tracker: Tracker) -> State:
+        g = tracker.get_slot
+        return cls(g("region_code"), g("category"), g("topic"), g("item"), g("last_task"),
+                   list(g("last_items") or []), g("policy_id"))
+
+
+def remember(**slots: object) -> list[SlotSet]:
+    return [SlotSet(k, v) for k, v in slots.items()]

@@ -1,0 +1,157 @@
+"""Follow-ups, emergencies, hand-over to a person, small talk, out-of-scope and clarification."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from sqlalchemy.orm import Session
+
+from actions.base import CatalogAction
+from actions.context import State, intent, mentioned_item, mentioned_place, remember, text
+from actions.eligibility import answer_eligibility
+from actions.policies import answer_policy, answer_policy_detail
+from actions.replies import Reply, button, t, templates
+from actions.services import answer_point_detail, answer_service
+from catalog.lexicon import load_taxonomy
+from catalog.query import Regions
+
+
+class ActionFollowUp(CatalogAction):
+    """A turn that only adds to the last one: a place, an item, or a question about the answer."""
+
+    task = "find_service"
+
+    def name(self) -> str:
+        return "action_follow_up"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        state = State.of(tracker)
+        place = mentioned_place(tracker, regions)
+        item = mentioned_item(tracker)
+        known = place or (regions.place(state.region_code) if state.region_code else None)
+        if item:
+            return answer_service(session, regions, "equipment_rental", known, item)
+        if intent(tracker) == "ask_detail" and place is None:
+            if state.last_task == "policy":
+                return answer_policy_detail(tracker, session, regions, state)
+            return answer_point_detail(tracker, session, regions, state)
+        if state.last_task == "policy" and state.topic:
+            return answer_policy(session, regions, state.topic, known)
+        if state.last_task == "eligibility" and known:
+            return answer_eligibility(tracker, session, regions, known)
+        if state.last_task == "find_service" and state.category:
+            return answer_service(session, regions, state.category, known, state.item)
+        reply = Reply("find_service", place=known, ask="category")
+        reply.buttons = [button(v["name"], f"/find_{code}") for code, v in load_taxonomy().categories.items()]
+        reply.say(t("ask_category", place=known.name if known else ""))
+        return reply, remember(region_code=known.code) if known else []
+
+
+def _emergency_kind(message: str) -> str:
+    for kind, words in templates()["emergency_kinds"].items():
+        if any(w in message for w in words):
+            return kind
+    return "default"
+
+
+class ActionEmergency(CatalogAction):
+    task = "emergency"
+
+    def name(self) -> str:
+        return "action_emergency"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        kind = _emergency_kind(text(tracker))
+        first = {"missing": "emergency_missing", "fire": "emergency_fire"}.get(kind, "emergency")
+        tips = templates()["emergency_tips"]
+        state = State.of(tracker)
+        place = regions.place(state.region_code) if state.region_code else None
+        reply = Reply("emergency", place=place).say(t(first), tips.get(kind, tips["default"]))
+        return reply, []
+
+    def apology(self, tracker: Tracker) -> Reply:
+        # Without the database the first words still send the user to 120/110.
+        kind = _emergency_kind(text(tracker))
+        first = {"missing": "emergency_missing", "fire": "emergency_fire"}.get(kind, "emergency")
+        return Reply("emergency").say(t(first), templates()["emergency_tips"]["default"])
+
+
+class ActionHandoff(CatalogAction):
+    """Give the hotline and flag the conversation for the operators' console."""
+
+    task = "handoff"
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        state = State.of(tracker)
+        place = regions.place(state.region_code) if state.region_code else None
+        reply = Reply("handoff", place=place, category=state.category, topic=state.topic)
+        reply.say(t("handoff", phones=templates()["hotline"]))
+        reply.extra["handoff"] = True
+        return reply, [SlotSet("handoff", True)]
+
+
+class ActionChitchat(CatalogAction):
+    def name(self) -> str:
+        return "action_chitchat"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        name = intent(tracker)
+        state = State.of(tracker)
+        place = regions.place(state.region_code) if state.region_code else None
+        reply = Reply("chitchat", place=place)
+        reply.say(t(name if name in ("greet", "thank", "goodbye", "bot_challenge") else "capabilities"))
+        if name in ("greet", "capabilities"):
+            reply.buttons = list(templates()["capability_buttons"])
+        return reply, []
+
+
+class ActionOutOfScope(CatalogAction):
+    task = "out_of_scope"
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        state = State.of(tracker)
+        place = regions.place(state.region_code) if state.region_code else None
+        reply = Reply("out_of_scope", place=place).say(t("out_of_scope", capabilities=t("capabilities")))
+        reply.buttons = list(templates()["capability_buttons"])
+        return reply, []
+
+
+def _clarified_last_turn(tracker: Tracker) -> bool:
+    """Whether the bot's previous turn was already a clarification."""
+    seen_user = False
+    for e in reversed(tracker.events):
+        if e.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and e.get("event") == "action" and e.get("name") != "action_listen":
+            return e.get("name") == "action_clarify"
+    return False
+
+
+class ActionClarify(CatalogAction):
+    """Two-stage fallback: first offer the likeliest intents, then the hotline and a person."""
+
+    task = "out_of_scope"
+
+    def name(self) -> str:
+        return "action_clarify"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        state = State.of(tracker)
+        place = regions.place(state.region_code) if state.region_code else None
+        reply = Reply("out_of_scope", place=place)
+        labels = templates()["intent_labels"]
+        if _clarified_last_turn(tracker):
+            reply.buttons = [button(labels["handoff"], "/handoff")]
+            return reply.say(t("clarify_give_up")), []
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        likely = [r["name"] for r in ranking if r.get("name") in labels][:3]
+        reply.buttons = [button(labels[n], f"/{n}") for n in likely] + [button(t("clarify_other"), "/out_of_scope")]
+        return reply.say(t("clarify")), []

@@ -1,0 +1,130 @@
+"""Eligibility: a form gathers region, age, self-care ability and economic status, then matches policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import CatalogAction
+from actions.catalog_api import CatalogUnavailable, open_catalog
+from actions.context import age, intent, keyword_value, mentioned_place, remember, text
+from actions.replies import Reply, button, t, templates
+from catalog.lexicon import load_taxonomy
+from catalog.query import Place, Regions, matching_policies
+
+FORM = "eligibility_form"
+ASKS = {"region_code": "region", "age": "age", "self_care": "self_care", "economic": "economic"}
+
+
+ANSWER_INTENTS = ("inform", "eligibility", "ask_detail")
+
+
+class ValidateEligibilityForm(FormValidationAction):
+    """Reads every answer from each message, so "82岁 半失能 低保户" fills three slots at once.
+
+    A message of another kind (a service, an emergency) extracts nothing, so the form rejects it
+    and that message's own rule answers.
+    """
+
+    def name(self) -> str:
+        return f"validate_{FORM}"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: dict[str, Any]) -> list[str]:
+        return domain_slots if intent(tracker) in ANSWER_INTENTS else []
+
+    async def extract_region_code(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: dict[str, Any]) -> dict[str, Any]:
+        try:
+            with open_catalog() as (_session, regions):
+                place = mentioned_place(tracker, regions)
+        except CatalogUnavailable:
+            return {}
+        return {"region_code": place.code} if place else {}
+
+    async def extract_age(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                          domain: dict[str, Any]) -> dict[str, Any]:
+        value = age(text(tracker))
+        return {"age": float(value)} if value else {}
+
+    async def extract_self_care(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: dict[str, Any]) -> dict[str, Any]:
+        value = keyword_value(text(tracker), "self_care_words")
+        return {"self_care": value} if value else {}
+
+    async def extract_economic(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: dict[str, Any]) -> dict[str, Any]:
+        value = keyword_value(text(tracker), "economic_words")
+        return {"economic": value} if value else {}
+
+
+def _ask_reply(tracker: Tracker, slot: str) -> Reply:
+    reply = Reply("eligibility", ask=ASKS[slot])
+    if slot == "region_code":
+        reply.buttons = [button(n, f'/inform{{"region": "{n}"}}') for n in templates()["region_buttons"]]
+        return reply.say(t("ask_region"))
+    if slot in ("self_care", "economic"):
+        reply.buttons = [button(v) for v in templates()[f"{slot}_buttons"]]
+    return reply.say(t(f"ask_{slot}"))
+
+
+def _make_ask_action(slot: str) -> type[Action]:
+    class AskSlot(CatalogAction):
+        task = "eligibility"
+
+        def name(self) -> str:
+            return f"action_ask_{slot}"
+
+        def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+            reply = _ask_reply(tracker, slot)
+            code = tracker.get_slot("region_code")
+            reply.place = regions.place(code) if code else None
+            return reply, []
+
+    AskSlot.__name__ = f"ActionAsk_{slot}"
+    return AskSlot
+
+
+ASK_ACTIONS = [_make_ask_action(s) for s in ASKS]
+
+
+def answer_eligibility(
+    tracker: Tracker, session: Session, regions: Regions, place: Place,
+) -> tuple[Reply, list[EventType]]:
+    raw_age = tracker.get_slot("age")
+    person_age = int(raw_age) if raw_age else None
+    self_care, economic = tracker.get_slot("self_care"), tracker.get_slot("economic")
+    topics = list(load_taxonomy().topics)
+    found = matching_policies(session, regions, place.code, person_age, self_care, economic, topics)
+    facts = "，".join(x for x in (place.name, f"{person_age}岁" if person_age else "", self_care, economic) if x)
+    reply = Reply("eligibility", place=place)
+    labels = templates()["intent_labels"]
+    if not found:
+        reply.say(t("eligibility_none", facts=facts, place=place.name))
+    else:
+        reply.say(t("eligibility_head", facts=facts, place=place.name))
+        for n, p in enumerate(found, 1):
+            reply.say(t("eligibility_line", n=n, title=p["title"], summary=p["summary"]))
+        reply.say(t("eligibility_tail"))
+        topics_seen = list(dict.fromkeys(p["topic"] for p in found))
+        reply.buttons = [button(labels[f"policy_{tp}"], f"/policy_{tp}") for tp in topics_seen[:6]]
+    reply.extra["policies"] = [{"id": p["id"], "topic": p["topic"], "title": p["title"]} for p in found]
+    return reply, remember(region_code=place.code, last_task="eligibility", category=None, topic=None)
+
+
+class ActionEligibility(CatalogAction):
+    task = "eligibility"
+
+    def name(self) -> str:
+        return "action_eligibility"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        code = tracker.get_slot("region_code")
+        place = regions.place(code) if code else None
+        if place is None:
+            return _ask_reply(tracker, "region_code"), []
+        return answer_eligibility(tracker, session, regions, place)

@@ -1,0 +1,109 @@
+"""Policies: the most local policy on a topic, and follow-ups about its parts."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from sqlalchemy.orm import Session
+
+from actions.base import CatalogAction
+from actions.context import POLICY_PREFIX, State, aspect, intent, mentioned_place, remember, text
+from actions.replies import Reply, t, templates
+from actions.services import region_buttons
+from catalog.lexicon import load_taxonomy
+from catalog.query import Place, Regions, get_policy, policies_for
+
+SECTIONS = ("summary", "eligibility", "steps", "materials", "where", "phone")
+
+
+def _numbered(values: list[str]) -> list[str]:
+    return [f"   {n}. {v}" for n, v in enumerate(values, 1)]
+
+
+def policy_lines(p: dict, sections: tuple[str, ...] = SECTIONS) -> list[str]:
+    """The policy's text, section by section, ending with its source and any guidance note."""
+    lines = [t("policy_head", title=p["title"])]
+    for s in sections:
+        value = p.get(s)
+        if not value:
+            continue
+        if s == "summary":
+            lines.append(t("policy_summary", summary=value))
+        elif s in ("eligibility", "steps", "materials"):
+            lines += [t(f"policy_{s}"), *_numbered(value)]
+        else:
+            lines.append(t(f"policy_{s}", **{s: value}))
+    names = templates()["guidance_field_names"]
+    guided = [names[f] for f in p.get("guidance") or [] if f in sections and p.get(f) and f in names]
+    if guided:
+        lines.append(t("policy_guidance", fields="、".join(guided)))
+    src = p["source"]
+    lines.append(t("policy_source", document=src.get("document"), issuer=src.get("issuer"),
+                   date=src.get("date"), clause=src.get("clause"), quote=src.get("quote")))
+    return lines
+
+
+def answer_policy(
+    session: Session, regions: Regions, topic: str, place: Place | None,
+) -> tuple[Reply, list[EventType]]:
+    reply = Reply("policy", topic=topic, place=place)
+    memory = remember(topic=topic, category=None, item=None, last_task="policy")
+    if place is None:
+        reply.ask = "region"
+        reply.buttons = region_buttons()
+        return reply.say(t("ask_region_policy")), memory + remember(policy_id=None)
+    found = policies_for(session, regions, topic, place.code)
+    memory += remember(region_code=place.code)
+    if not found:
+        name = load_taxonomy().topics[topic]["name"]
+        return reply.say(t("policy_none", place=place.name, topic=name)), memory + remember(policy_id=None)
+    first = found[0]
+    reply.policy = first
+    reply.say(*policy_lines(first))
+    if len(found) > 1:
+        reply.say(t("policy_others", titles="、".join(p["title"] for p in found[1:])))
+    return reply, memory + remember(policy_id=first["id"])
+
+
+class ActionPolicy(CatalogAction):
+    task = "policy"
+
+    def name(self) -> str:
+        return "action_policy"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        state = State.of(tracker)
+        name = intent(tracker)
+        topic = name.removeprefix(POLICY_PREFIX) if name.startswith(POLICY_PREFIX) else state.topic
+        place = mentioned_place(tracker, regions) or (
+            regions.place(state.region_code) if state.region_code else None)
+        return answer_policy(session, regions, topic or "care_subsidy", place)
+
+
+def answer_policy_detail(
+    tracker: Tracker, session: Session, regions: Regions, state: State,
+) -> tuple[Reply, list[EventType]]:
+    """One part of the last policy ("要带什么材料", "去哪办", "多久能批")."""
+    place = regions.place(state.region_code) if state.region_code else None
+    pol = get_policy(session, regions, state.policy_id) if state.policy_id else None
+    if pol is None:
+        if state.topic and place:
+            return answer_policy(session, regions, state.topic, place)
+        reply = Reply("policy", topic=state.topic, place=place)
+        if state.topic:
+            reply.ask, reply.buttons = "region", region_buttons()
+            return reply.say(t("ask_region_policy")), []
+        return reply.say(t("policy_no_last")), []
+    reply = Reply("policy", topic=pol["topic"], place=place, policy=pol)
+    part = aspect(text(tracker))
+    phone = pol.get("phone") or templates()["hotline"]
+    sections = {"materials": ("materials",), "where": ("where", "phone"), "steps": ("steps",),
+                "eligibility": ("eligibility",), "phone": ("phone", "where"),
+                "time": ()}.get(part or "", SECTIONS)
+    if part == "time":
+        return reply.say(t("policy_head", title=pol["title"]), t("policy_time", phone=phone)), []
+    if not any(pol.get(s) for s in sections):
+        field = templates()["guidance_field_names"].get(sections[0], "相关内容")
+        reply.say(t("policy_empty_field", field=field, phone=phone))
+        return reply, []
+    return reply.say(*policy_lines(pol, sections)), []

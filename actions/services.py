@@ -1,0 +1,123 @@
+"""Finding service points: by category, region and item; details of a listed point."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from sqlalchemy.orm import Session
+
+from actions.base import CatalogAction
+from actions.context import (
+    SERVICE_PREFIX,
+    State,
+    intent,
+    mentioned_item,
+    mentioned_place,
+    ordinal,
+    remember,
+    text,
+)
+from actions.replies import Reply, button, t, templates
+from catalog.lexicon import load_taxonomy
+from catalog.query import Place, Regions, find_services, get_service, rental_policies
+
+LIMIT = 5
+
+
+def point_lines(n: int, p: dict, head_key: str = "service_line") -> list[str]:
+    fields = templates()["service_fields"]
+    demo = "" if p["verified"] else t("demo_note")
+    lines = [t(head_key, n=n, name=p["name"], demo=demo)]
+    for key, tpl in fields.items():
+        if p.get(key) not in (None, ""):
+            lines.append("   " + tpl.format(value=p[key]))
+    for it in p.get("items") or []:
+        lines.append(t("rental_line", item=it["name"], **{k: _num(it.get(k)) for k in
+                                                            ("price_day", "price_month", "deposit")}))
+    return lines
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+def region_buttons() -> list[dict]:
+    return [button(name, f'/inform{{"region": "{name}"}}') for name in templates()["region_buttons"]]
+
+
+def answer_service(
+    session: Session, regions: Regions, category: str, place: Place | None, item: str | None,
+) -> tuple[Reply, list[EventType]]:
+    """List up to LIMIT points, or ask for the region when none is known."""
+    names = load_taxonomy().categories
+    label = item or names[category]["name"]
+    if category != "equipment_rental":
+        item = None
+    reply = Reply("find_service", category=category, place=place, item=item)
+    memory = remember(category=category, item=item, topic=None, last_task="find_service")
+    if place is None:
+        reply.ask = "region"
+        reply.buttons = region_buttons()
+        return reply.say(t("ask_region")), memory
+    rows = find_services(session, regions, category, place.code, item, LIMIT)
+    if not rows and item:
+        reply.say(t("services_item_none", place=place.name, item=item))
+        rows = find_services(session, regions, category, place.code, None, LIMIT)
+    if not rows:
+        reply.say(t("services_none", place=place.name, category=label))
+    else:
+        if not reply.texts:
+            reply.say(t("services_head", place=place.name, category=label))
+        for n, p in enumerate(rows, 1):
+            reply.say(*point_lines(n, p))
+        if place.level != "district":
+            reply.say(t("services_city_hint", place=place.name))
+        reply.say(t("more_hint"))
+    if category == "equipment_rental":
+        for pol in rental_policies(session, regions, place.code):
+            src = pol["source"]
+            reply.say(t("rental_policy", title=pol["title"], summary=pol["summary"],
+                        document=src["document"], clause=src["clause"]))
+    reply.items = rows
+    return reply, memory + remember(region_code=place.code, last_items=[p["id"] for p in rows])
+
+
+class ActionFindService(CatalogAction):
+    task = "find_service"
+
+    def name(self) -> str:
+        return "action_find_service"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        state = State.of(tracker)
+        name = intent(tracker)
+        category = name.removeprefix(SERVICE_PREFIX) if name.startswith(SERVICE_PREFIX) else state.category
+        item = mentioned_item(tracker)
+        if item:
+            category = "equipment_rental"
+        elif category == "equipment_rental" and state.category == "equipment_rental":
+            item = state.item
+        place = mentioned_place(tracker, regions) or (
+            regions.place(state.region_code) if state.region_code else None)
+        return answer_service(session, regions, category or "meal", place, item)
+
+
+def answer_point_detail(
+    tracker: Tracker, session: Session, regions: Regions, state: State,
+) -> tuple[Reply, list[EventType]]:
+    """Details of the n-th point of the last list ("第二个电话多少")."""
+    place = regions.place(state.region_code) if state.region_code else None
+    reply = Reply("find_service", category=state.category, place=place, item=state.item)
+    if not state.last_items:
+        return reply.say(t("no_last_items")), []
+    n = ordinal(text(tracker)) or 1
+    index = len(state.last_items) - 1 if n == -1 else n - 1
+    if not 0 <= index < len(state.last_items):
+        return reply.say(t("no_such_item", n=n, count=len(state.last_items))), []
+    point = get_service(session, regions, state.last_items[index])
+    if point is None:
+        return reply.say(t("no_last_items")), []
+    reply.items = [point]
+    return reply.say(*point_lines(index + 1, point, "service_detail_head")), []

@@ -1,0 +1,210 @@
+"""Set up and start the bot: catalog import, generated NLU files, training when needed, both servers.
+
+    python -m bot run      # what `make run` calls; Ctrl-C stops everything it started
+    python -m bot train    # import + generate + train only
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from sqlalchemy.engine import make_url
+
+from bot import generate
+from catalog.db import database_url
+from catalog.importer import CatalogInvalid, import_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+MODELS = ROOT / "models"
+PY = sys.executable
+TRAINING_INPUTS = ["config.yml", "bot/domain.yml", "data", "bot/nlu"]
+
+
+def log(msg: str) -> None:
+    print(f"[银龄助手] {msg}", flush=True)
+
+
+def base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("SANIC_HOST", "127.0.0.1")
+    return env
+
+
+def fingerprint() -> str:
+    """Hash of everything training reads; the model file is named after it."""
+    h = hashlib.sha256()
+    for name in TRAINING_INPUTS:
+        p = ROOT / name
+        files = sorted(x for x in p.rglob("*") if x.is_file() and "__pycache__" not in x.parts) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.relative_to(ROOT)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def ensure_catalog(url: str | None = None) -> None:
+    try:
+        res = import_catalog(url, if_changed=True)
+    except CatalogInvalid as exc:
+        for e in exc.errors:
+            print(e, file=sys.stderr)
+        raise SystemExit(f"目录数据有 {len(exc.errors)} 处错误，未导入。") from None
+    if not res.skipped:
+        log(f"目录已导入：{res.service_points} 个服务点，{res.policies} 条政策。")
+
+
+def ensure_model() -> Path:
+    """Regenerate the catalog-derived NLU files, then train unless a model of this fingerprint exists."""
+    generate.main([])
+    model = MODELS / f"yinling-{fingerprint()}.tar.gz"
+    if model.exists():
+        return model
+    log("训练对话模型（约两分钟）…")
+    started = time.monotonic()
+    subprocess.run(
+        [PY, "-m", "rasa", "train", "--config", "config.yml", "--domain", "bot/domain.yml", "--data", "data",
+         "--out", str(MODELS), "--fixed-model-name", model.name.removesuffix(".tar.gz")],
+        cwd=ROOT, env=base_env(), check=True,
+    )
+    log(f"训练完成，用时 {time.monotonic() - started:.0f} 秒。")
+    return model
+
+
+def api_token() -> str:
+    """RASA_AUTH_TOKEN, or a token generated once and kept in var/ (never in git)."""
+    if os.environ.get("RASA_AUTH_TOKEN"):
+        return os.environ["RASA_AUTH_TOKEN"]
+    path = VAR / "api_token"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def write_endpoints(action_port: int, url: str) -> Path:
+    """Endpoints for this run: action server, and the SQL tracker store on the catalog's database."""
+    u = make_url(url)
+    lines = ["action_endpoint:", f"  url: http://127.0.0.1:{action_port}/webhook", "tracker_store:", "  type: SQL"]
+    if u.get_backend_name() == "sqlite":
+        lines += ["  dialect: sqlite", f"  db: {u.database}"]
+    else:
+        lines += [f"  dialect: {u.drivername}", f"  url: {u.host}", f"  port: {u.port or 5432}",
+                  f"  db: {u.database}", f"  username: {u.username or ''}", f"  password: {u.password or ''}"]
+    VAR.mkdir(exist_ok=True)
+    path = VAR / f"endpoints-{action_port}.yml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass
+class Servers:
+    rasa_url: str
+    action_url: str
+    token: str
+    procs: list[subprocess.Popen]
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+def _wait(check, what: str, procs: list[subprocess.Popen], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError(f"{what} 启动失败（进程已退出）")
+        try:
+            if check():
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} 在 {timeout:.0f} 秒内没有就绪")
+
+
+@contextmanager
+def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: str | None = None,
+            log_dir: Path | None = None, timeout: float = 120) -> Iterator[Servers]:
+    """Start the action server and Rasa, wait until both answer, stop them on exit."""
+    url = url or database_url()
+    env = base_env()
+    env["DATABASE_URL"] = url
+    token = api_token()
+    endpoints = write_endpoints(action_port, url)
+
+    def out(name: str):
+        if log_dir is None:
+            return None
+        log_dir.mkdir(parents=True, exist_ok=True)
+        return open(log_dir / f"{name}.log", "ab")  # noqa: SIM115
+
+    actions = subprocess.Popen(
+        [PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        cwd=ROOT, env=env, start_new_session=True, stdout=out("actions"), stderr=subprocess.STDOUT,
+    )
+    rasa = subprocess.Popen(
+        [PY, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
+         "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_port),
+         "--enable-api", "--auth-token", token, "--cors", f"http://127.0.0.1:{rasa_port}",
+         f"http://localhost:{rasa_port}"],
+        cwd=ROOT, env=env, start_new_session=True, stdout=out("rasa"), stderr=subprocess.STDOUT,
+    )
+    servers = Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", token, [actions, rasa])
+    try:
+        _wait(lambda: requests.get(f"{servers.action_url}/health", timeout=2).ok, "动作服务器", servers.procs, timeout)
+        _wait(lambda: requests.get(f"{servers.rasa_url}/status", params={"token": token}, timeout=2)
+              .json().get("model_id") is not None, "Rasa 服务器", servers.procs, timeout)
+        yield servers
+    finally:
+        servers.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    cmd = args[0] if args else "run"
+    ensure_catalog()
+    model = ensure_model()
+    if cmd == "train":
+        return 0
+    rasa_port = int(os.environ.get("RASA_PORT", "5005"))
+    action_port = int(os.environ.get("ACTION_PORT", "5055"))
+    log("启动动作服务器和 Rasa 服务器…")
+    with serving(model, rasa_port, action_port, log_dir=VAR / "logs") as servers:
+        log(f"已就绪。对话接口：POST http://localhost:{rasa_port}/webhooks/rest/webhook")
+        log('试试：curl -s localhost:%d/webhooks/rest/webhook -d \'{"sender":"me","message":"江汉区有没有助餐点"}\''
+            % rasa_port)
+        log(f"日志在 {VAR / 'logs'}；按 Ctrl-C 停止。")
+        try:
+            while all(p.poll() is None for p in servers.procs):
+                time.sleep(1)
+            log("有服务进程意外退出，正在停止。")
+            return 1
+        except KeyboardInterrupt:
+            log("正在停止…")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
