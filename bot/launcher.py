@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     log("启动动作服务器和 Rasa 服务器…")
     with serving(model, rasa_port, action_port, log_dir=VAR / "logs") as servers:
         log(f"已就绪。对话接口：POST http://localhost:{rasa_port}/webhooks/rest/webhook")
-        log('试试：curl -s localhost:%d/webhooks/rest/webhook -d \'{"sender":"me","message":"江汉区有没有助餐点"}\''
-            % rasa_port)
+        sample = '{"sender": "me", "message": "江汉区有没有助餐点"}'
+        log(f"试试：curl -s localhost:{rasa_port}/webhooks/rest/webhook -d '{sample}'")
         log(f"日志在 {VAR / 'logs'}；按 Ctrl-C 停止。")
         try:
             while all(p.poll() is None for p in servers.procs):

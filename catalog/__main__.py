@@ -6,19 +6,21 @@ import argparse
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 from sqlalchemy import select
 
 from catalog.db import session_scope
 from catalog.export import export_hsds, export_json
 from catalog.importer import CatalogInvalid, import_catalog
+from catalog.lexicon import DATA_DIR
 from catalog.models import Policy, ServicePoint
 from catalog.query import Regions, find_services, nearest_services
 
 
 def _import(args: argparse.Namespace) -> int:
     try:
-        res = import_catalog(if_changed=args.if_changed)
+        res = import_catalog(data_dir=args.data_dir, if_changed=args.if_changed)
     except CatalogInvalid as exc:
         for e in exc.errors:
             print(e, file=sys.stderr)
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     imp = sub.add_parser("import", help="校验并导入 catalog/data/ 下的数据")
     imp.add_argument("--if-changed", action="store_true", help="数据未变化时跳过")
+    imp.add_argument("--data-dir", type=Path, default=DATA_DIR, help="数据目录（默认 catalog/data）")
     imp.set_defaults(func=_import)
     se = sub.add_parser("search", help="查找服务点")
     se.add_argument("--category")

@@ -1,0 +1,167 @@
+"""Actions with tracker fixtures (the pattern of Rasa's demo assistants): one payload per turn, true content."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import ActionClarify, ActionEmergency, ActionFollowUp, ActionHandoff
+from actions.eligibility import ActionEligibility, ValidateEligibilityForm
+from actions.policies import ActionPolicy
+from actions.services import ActionFindService
+from bot.nlu.normalize import normalize
+
+
+def make_tracker(text: str, intent: str, entities: list[dict] | None = None, slots: dict | None = None,
+                 events: list[dict] | None = None, active_loop: dict | None = None) -> Tracker:
+    text = normalize(text)
+    ents = []
+    for e in entities or []:
+        surface, value = (e, e) if isinstance(e, str) else e
+        start = text.index(surface)
+        entity = "item" if value in ("轮椅", "护理床", "助行器", "坐便椅") else "region"
+        ents.append({"entity": entity, "value": value, "start": start, "end": start + len(surface), "text": surface})
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": ents,
+              "intent_ranking": [{"name": intent, "confidence": 0.9}]}
+    return Tracker("test-user", slots or {}, latest, events or [], False, None, active_loop or {}, "action_listen")
+
+
+def run(action, tracker: Tracker) -> tuple[dict, str, list[dict], list]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, {}))
+    customs = [m["custom"] for m in dispatcher.messages if m.get("custom")]
+    assert len(customs) == 1, dispatcher.messages
+    text = "\n".join(m["text"] for m in dispatcher.messages if m.get("text"))
+    buttons = [b for m in dispatcher.messages for b in m.get("buttons") or []]
+    return customs[0], text, buttons, events
+
+
+def slots_of(events: list) -> dict:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+@pytest.fixture(autouse=True)
+def _db(catalog_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", catalog_url)
+
+
+def test_find_service_in_district_lists_points_with_labels() -> None:
+    payload, text, _, events = run(ActionFindService(), make_tracker("江汉区有助餐点吗", "find_meal", ["江汉区"]))
+    assert payload["task"] == "find_service" and payload["category"] == "meal"
+    assert payload["region"] == {"province": "湖北省", "city": "武汉市", "district": "江汉区"}
+    assert 1 <= len(payload["items"]) <= 5
+    for item in payload["items"]:
+        assert item["district"] == "江汉区" and item["address"] and item["phone"]
+        assert item["verified"] or "示例数据" in text
+    assert "示例数据，请以电话核实为准" in text
+    assert slots_of(events)["last_items"] == [i["id"] for i in payload["items"]]
+
+
+def test_find_service_without_region_asks_for_it() -> None:
+    payload, text, buttons, _ = run(ActionFindService(), make_tracker("哪里有老年食堂", "find_meal"))
+    assert payload["ask"] == "region" and payload["items"] == []
+    assert "哪个区" in text and {b["title"] for b in buttons} >= {"武汉市", "临沂市"}
+
+
+def test_region_only_repeats_last_search_there() -> None:
+    slots = {"category": "meal", "last_task": "find_service", "region_code": "420106"}
+    payload, _, _, _ = run(ActionFollowUp(), make_tracker("那汉阳区呢", "inform", ["汉阳区"], slots))
+    assert payload["category"] == "meal" and payload["region"]["district"] == "汉阳区"
+    assert payload["items"] and all(i["district"] == "汉阳区" for i in payload["items"])
+
+
+def test_correction_takes_the_place_not_negated() -> None:
+    slots = {"category": "day_care", "last_task": "find_service"}
+    tracker = make_tracker("不是江汉区 是汉阳区", "inform", ["江汉区", "汉阳区"], slots)
+    payload, _, _, _ = run(ActionFollowUp(), tracker)
+    assert payload["region"]["district"] == "汉阳区"
+
+
+def test_item_keeps_region_and_switches_item() -> None:
+    slots = {"category": "equipment_rental", "item": "轮椅", "last_task": "find_service", "region_code": "420103"}
+    payload, text, _, _ = run(ActionFollowUp(), make_tracker("那护理床呢", "inform", ["护理床"], slots))
+    assert payload["item"] == "护理床" and payload["region"]["district"] == "江汉区"
+    assert all("护理床" in [i["name"] for i in it["items"]] for it in payload["items"])
+    assert "押金" in text
+
+
+def test_ordinal_follow_up_gives_that_point() -> None:
+    _, _, _, events = run(ActionFindService(), make_tracker("洪山区养老院", "find_care_home", ["洪山区"]))
+    slots = slots_of(events)
+    payload, text, _, _ = run(ActionFollowUp(), make_tracker("第二家电话多少", "ask_detail", slots=slots))
+    assert payload["category"] == "care_home"
+    assert payload["items"][0]["id"] == slots["last_items"][1]
+    assert payload["items"][0]["phone"] in text
+
+
+def test_policy_most_local_with_source_and_guidance_label() -> None:
+    payload, text, _, events = run(ActionPolicy(),
+                                   make_tracker("江岸区家庭养老床位怎么申请", "policy_family_care_bed", ["江岸区"]))
+    pol = payload["policy"]
+    assert payload["task"] == "policy" and payload["topic"] == "family_care_bed"
+    assert pol["region"]["city"] == "武汉市"
+    assert pol["source"]["document"] in text and pol["source"]["quote"] in text
+    assert "一般办理路径" in text  # the documents give no steps: say so
+    follow, ftext, _, _ = run(ActionFollowUp(), make_tracker("要带什么材料", "ask_detail", slots=slots_of(events)))
+    assert follow["topic"] == "family_care_bed" and "所需材料" in ftext
+
+
+def test_policy_without_region_asks() -> None:
+    payload, _, _, _ = run(ActionPolicy(), make_tracker("高龄津贴怎么申请", "policy_high_age_allowance"))
+    assert payload["task"] == "policy" and payload["topic"] == "high_age_allowance" and payload["ask"] == "region"
+
+
+def test_policy_absent_says_so_without_inventing() -> None:
+    payload, text, _, _ = run(ActionPolicy(), make_tracker("兰山区高龄津贴", "policy_high_age_allowance", ["兰山区"]))
+    assert payload["policy"] is None and "暂未收录" in text and "12345" in text
+
+
+@pytest.mark.parametrize("message,first", [("我妈摔倒了起不来", "120"), ("我爸走丢了找不到", "110")])
+def test_emergency_first_words_are_the_number(message: str, first: str) -> None:
+    payload, text, _, _ = run(ActionEmergency(), make_tracker(message, "emergency"))
+    assert payload["task"] == "emergency" and payload["ask"] is None
+    assert first in text.splitlines()[0]
+
+
+def test_handoff_flags_the_conversation() -> None:
+    payload, text, _, events = run(ActionHandoff(), make_tracker("转人工", "handoff"))
+    assert payload["task"] == "handoff" and "12345" in text
+    assert slots_of(events)["handoff"] is True
+
+
+def test_database_down_gives_the_hotline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
+    payload, text, _, _ = run(ActionFindService(), make_tracker("江汉区助餐点", "find_meal", ["江汉区"]))
+    assert payload["task"] == "find_service" and "12345" in text
+
+
+def test_clarify_twice_offers_the_hotline() -> None:
+    events = [{"event": "user", "text": "x"}, {"event": "action", "name": "action_clarify"},
+              {"event": "action", "name": "action_listen"}, {"event": "user", "text": "y"}]
+    _, first, buttons, _ = run(ActionClarify(), make_tracker("啊这个", "nlu_fallback"))
+    assert buttons
+    _, second, _, _ = run(ActionClarify(), make_tracker("嗯嗯那个", "nlu_fallback", events=events))
+    assert "12345" in second and "12345" not in first
+
+
+def test_form_reads_several_answers_in_one_message() -> None:
+    tracker = make_tracker("82岁 半失能 低保户 住在汉阳", "inform", [("汉阳", "汉阳")],
+                           active_loop={"name": "eligibility_form"})
+    tracker.slots["requested_slot"] = "age"
+    dispatcher = CollectingDispatcher()
+    domain = {"forms": {"eligibility_form": {"required_slots": ["region_code", "age", "self_care", "economic"]}},
+              "slots": {s: {} for s in ("region_code", "age", "self_care", "economic", "requested_slot")}}
+    events = asyncio.run(ValidateEligibilityForm().run(dispatcher, tracker, domain))
+    got = slots_of(events)
+    assert got["age"] == 82 and got["self_care"] == "半失能" and got["economic"] == "低保"
+    assert got["region_code"] == "420105"
+
+
+def test_eligibility_answer_lists_policies_of_the_place() -> None:
+    slots = {"region_code": "420105", "age": 82.0, "self_care": "半失能", "economic": "低保"}
+    payload, text, buttons, _ = run(ActionEligibility(), make_tracker("", "inform", slots=slots))
+    assert payload["task"] == "eligibility" and payload["region"]["district"] == "汉阳区"
+    assert payload["policies"] and buttons and "82岁" in text
