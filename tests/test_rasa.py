@@ -3,7 +3,6 @@ end to end (both servers on free ports, the dev cases of shared/eval)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
