@@ -36,8 +36,9 @@ def test_nearest_is_ordered_by_true_distance(session, regions) -> None:
 
 
 def test_haversine_known_distance() -> None:
-    # 武汉 to 临沂 centroids: about 680 km great-circle
-    assert 650 < haversine_km(30.593175, 114.305469, 35.104673, 118.356414) < 710
+    # one degree of latitude is 111.19 km on a 6371 km sphere; a degree of longitude shrinks with cos(lat)
+    assert abs(haversine_km(30, 114, 31, 114) - 111.19) < 0.01
+    assert abs(haversine_km(60, 114, 60, 115) - 55.60) < 0.01
 
 
 def test_most_local_policy_wins(session, regions) -> None:

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Generate the DEMO service points: catalog/data/services/demo_{wuhan,xianning,linyi}.yaml.
+
+Reads catalog/data/regions.yaml, catalog/data/taxonomy.yaml and scripts/demo_places.yaml.
+The output is deterministic (fixed seed). Every demo point is marked verified: false,
+source 示例数据, and has an unreachable phone number (local numbers never start with 0).
+
+    python scripts/gen_demo_points.py           # write the three files, then check them
+    python scripts/gen_demo_points.py --check   # only check the files already written
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "catalog" / "data"
+OUT = DATA / "services"
+SOURCES = ROOT / "catalog" / "sources"
+SEED = 20261101
+LAST_VERIFIED = "2026-11-01"
+KM_PER_DEG = 6371.0088 * math.pi / 180  # spherical earth, the same model as km_between()
+MAX_FRAC = 0.45  # a point must lie within MAX_FRAC * radius_km of its district centroid
+# city code -> (id prefix, file suffix, area code)
+CITIES = {
+    "420100": ("wh", "wuhan", "027"),
+    "421200": ("xn", "xianning", "0715"),
+    "371300": ("ly", "linyi", "0539"),
+}
+BIG = {"371302", "371311", "371312", "421202"}  # plus every Wuhan district: longer lists
+WUHAN_CORE = {"420102", "420103", "420104", "420105", "420106", "420107", "420111"}
+BASE = {
+    "meal": 2,
+    "equipment_rental": 2,
+    "day_care": 2,
+    "care_home": 2,
+    "bathing": 1,
+    "cleaning": 1,
+    "medical_care": 1,
+    "senior_education": 1,
+    "elder_advisor": 1,
+}
+CITY_WIDE = ("dementia_care", "legal_aid")  # 2 of each per city, in different districts
+TOWN_CATS = ("medical_care", "elder_advisor")  # named after a 街道/乡镇
+NAMES = {
+    "meal": ["{p}长者食堂", "{p}老年助餐点", "{p}幸福食堂"],
+    "equipment_rental": ["{p}康复辅具租赁点"],
+    "day_care": ["{p}日间照料中心"],
+    "care_home": ["{p}颐养中心", "{d}{p}养老院"],
+    "bathing": ["{p}助浴点"],
+    "cleaning": ["{p}居家养老服务站（助洁）"],
+    "medical_care": ["{h}医养结合护理站"],
+    "senior_education": ["{d}老年大学{p}教学点"],
+    "elder_advisor": ["{t}综合养老服务中心（养老顾问点）"],
+    "dementia_care": ["{p}颐养中心认知障碍照护专区"],
+    "legal_aid": ["{d}公共法律服务中心老年人法律援助工作站"],
+}
+HOURS = {
+    "meal": ["周一至周日 10:30-13:00，16:30-18:00", "周一至周六 10:30-12:30"],
+    "equipment_rental": ["周一至周五 9:00-17:00", "周一至周六 8:30-17:30"],
+    "day_care": ["周一至周五 8:00-17:30", "周一至周六 8:30-17:00"],
+    "care_home": ["全天24小时；探视 9:00-11:00，14:30-17:00"],
+    "bathing": ["周二、周四、周六 9:00-16:00（需提前1天预约）"],
+    "cleaning": ["周一至周日 8:00-18:00（电话预约上门）"],
+    "medical_care": ["周一至周五 8:00-12:00，14:00-17:30（上门服务需预约）"],
+    "senior_education": ["周一至周五 8:30-11:30，14:30-16:30（寒暑假停课）"],
+    "elder_advisor": ["周一至周五 8:30-12:00，14:30-17:30"],
+    "dementia_care": ["全天24小时；参观咨询 9:00-17:00"],
+    "legal_aid": ["周一至周五 9:00-12:00，14:00-17:00"],
+}
+OFFERS = {
+    "meal": ["堂食", "送餐上门", "助餐补贴", "低盐少油餐", "软食"],
+    "equipment_rental": ["短租", "长租", "送货上门", "使用指导", "清洁消毒"],
+    "day_care": ["日间托养", "午餐午休", "康复训练", "文体活动", "短期托养"],
+    "care_home": ["长期全托", "失能半失能照护", "短期托养", "医养结合", "康复护理"],
+    "bathing": ["助浴点洗浴", "上门助浴", "失能老人助浴"],
+    "cleaning": ["上门保洁", "被褥清洗", "居室整理", "家电清洗"],
+    "medical_care": ["上门护理", "康复理疗", "健康评估", "慢病管理"],
+    "senior_education": ["书法", "声乐", "太极拳", "智能手机使用", "摄影", "国画"],
+    "elder_advisor": ["养老政策咨询", "服务转介", "能力评估预约", "补贴申请代办"],
+    "dementia_care": ["认知障碍评估", "专区照护", "日间照护", "家属照护培训"],
+    "legal_aid": ["法律咨询", "法律援助申请", "赡养纠纷调解", "防诈骗宣传"],
+}
+SERVES = {
+    "meal": "辖区60周岁以上老年人",
+    "equipment_rental": "有需要的老年人、残疾人及其家属",
+    "day_care": "辖区60周岁以上生活自理或半自理老年人",
+    "care_home": "60周岁以上自理、半失能、失能老年人",
+    "bathing": "行动不便及失能、半失能老年人",
+    "cleaning": "辖区居家老年人，特殊困难老年人优先",
+    "medical_care": "辖区65周岁以上老年人及失能、半失能老年人",
+    "senior_education": "50周岁以上中老年人",
+    "elder_advisor": "辖区老年人及其家属",
+    "dementia_care": "经评估的轻中度认知障碍老年人",
+    "legal_aid": "60周岁以上老年人及其家属",
+}
+# Wuhan-core rental price per item: (per day, per month, deposit); scaled down elsewhere.
+ITEM_PRICES = {
+    "轮椅": (5, 90, 300),
+    "护理床": (12, 240, 800),
+    "助行器": (3, 50, 150),
+    "拐杖": (1, 20, 50),
+    "坐便椅": (3, 45, 150),
+    "洗澡椅": (2, 30, 100),
+    "防褥疮床垫": (4, 80, 300),
+    "制氧机": (15, 300, 2000),
+}
+
+
+class Quoted(str):
+    """A string written double-quoted, as in the schema (district, phone, dates)."""
+
+
+yaml.SafeDumper.add_representer(Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style='"'))
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def rnd(x: float, step: int) -> int:
+    return max(step, int(round(x / step)) * step)
+
+
+def km_between(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lng2 - lng1) / 2) ** 2
+    return 2 * KM_PER_DEG * 180 / math.pi * math.asin(math.sqrt(h))
+
+
+def jitter(lat: float, lng: float, radius_km: float, rng: random.Random) -> tuple[float, float]:
+    # Uniform in a disc of 0.95 * MAX_FRAC * radius (margin for rounding), km -> degrees.
+    r = 0.95 * MAX_FRAC * radius_km * math.sqrt(rng.random())
+    a = rng.uniform(0, 2 * math.pi)
+    dlat = r * math.cos(a) / KM_PER_DEG
+    dlng = r * math.sin(a) / (KM_PER_DEG * math.cos(math.radians(lat)))
+    return round(lat + dlat, 6), round(lng + dlng, 6)
+
+
+def factor(code: str) -> float:
+    if code in WUHAN_CORE:
+        return 1.0
+    if code.startswith("4201"):
+        return 0.85
+    return 0.75 if code in BIG else 0.6
+
+
+def price(cat: str, f: float, rng: random.Random) -> str:
+    j = rng.uniform(0.9, 1.15)
+    if cat == "meal":
+        lunch = round(14 * f) + rng.choice([-1, 0, 1])
+        d1, d2 = max(1, round(2 * f)), max(2, round(4 * f))
+        return f"午餐{lunch}元/份；60-79周岁老人{lunch - d1}元/份，80周岁以上{lunch - d2}元/份"
+    if cat == "day_care":
+        return f"日托{rnd(70 * f * j, 5)}元/天（含午餐）；月托{rnd(1500 * f * j, 50)}元/月"
+    if cat in ("care_home", "dementia_care"):
+        lo = rnd((2600 if cat == "care_home" else 6000) * f * j, 100)
+        hi = rnd(lo * (2.2 if cat == "care_home" else 1.4), 100)
+        return f"{lo}-{hi}元/月（含床位费、伙食费、护理费，按照护等级定价）"
+    if cat == "bathing":
+        return f"助浴点{rnd(50 * f, 5)}元/次；上门助浴{rnd(120 * f, 10)}元/次"
+    if cat == "cleaning":
+        return f"上门保洁{rnd(45 * f, 5)}元/小时；被褥清洗{rnd(30 * f, 5)}元/床"
+    if cat == "medical_care":
+        return f"上门护理{rnd(80 * f, 10)}元/次起；康复理疗{rnd(60 * f, 10)}元/次"
+    if cat == "senior_education":
+        return f"学费{rnd(150 * f, 10)}元/门/学期"
+    if cat == "equipment_rental":
+        return "按件计租，见租赁清单；归还时押金全额退还"
+    return "免费"
+
+
+def items(names: list[str], f: float, rng: random.Random) -> list[dict[str, Any]]:
+    chosen = set(rng.sample(names, rng.randint(3, 6)))
+    out = []
+    for n in names:
+        if n in chosen:
+            day, month, dep = ITEM_PRICES[n]
+            out.append(
+                {
+                    "name": n,
+                    "price_day": max(1, round(day * f)),
+                    "price_month": rnd(month * f, 5),
+                    "deposit": rnd(dep * f, 50),
+                }
+            )
+    return out
+
+
+def health_centre(town: str) -> str:
+    if town.endswith("街道"):
+        return (town[:-2] if town.endswith("街街道") else town[:-2] + "街") + "社区卫生服务中心"
+    return town + "卫生院"
+
+
+def point(
+    cat: str,
+    n: int,
+    reg: dict[str, Any],
+    city: dict[str, Any],
+    spot: str,
+    towns: list[str],
+    tax_items: list[str],
+    rng: random.Random,
+) -> dict[str, Any]:
+    code, dname = reg["code"], reg["name"]
+    prefix, _, area = CITIES[city["code"]]
+    town = next((t for t in towns if spot.startswith(t)), None)
+    short = spot[len(town) :] if town else spot  # community name, or the road itself
+    town = town or rng.choice(towns)
+    address = city["name"] + dname + (spot if spot != short else f"{spot}{rng.randint(1, 199)}号")
+    name = rng.choice(NAMES[cat]).format(p=short, d=dname, t=town, h=health_centre(town))
+    lat, lng = jitter(reg["lat"], reg["lng"], reg["radius_km"], rng)
+    picked = set(rng.sample(OFFERS[cat], rng.randint(2, min(4, len(OFFERS[cat])))))
+    offers = [o for o in OFFERS[cat] if o in picked]  # keep the list order
+    rec: dict[str, Any] = {
+        "id": f"{prefix}-{code}-{cat}-{n}",
+        "category": cat,
+        "name": name,
+        "district": Quoted(code),
+        "address": address,
+        "lat": lat,
+        "lng": lng,
+        "phone": Quoted(f"{area}-0{rng.randint(0, 9_999_999):07d}"),
+        "hours": rng.choice(HOURS[cat]),
+        "price": price(cat, factor(code), rng),
+        "offers": offers,
+    }
+    if cat == "equipment_rental":
+        rec["items"] = items(tax_items, factor(code), rng)
+    rec.update(serves=SERVES[cat], verified=False, last_verified=Quoted(LAST_VERIFIED), source="示例数据")
+    return rec
+
+
+def generate() -> None:
+    regions = load(DATA / "regions.yaml")["regions"]
+    tax = load(DATA / "taxonomy.yaml")
+    places = load(ROOT / "scripts" / "demo_places.yaml")["districts"]
+    assert set(NAMES) == set(tax["categories"]), "category list differs from taxonomy.yaml"
+    assert set(tax["items"]) <= set(ITEM_PRICES), "taxonomy item without a demo price"
+    tax_items = list(tax["items"])
+    rng = random.Random(SEED)
+    OUT.mkdir(parents=True, exist_ok=True)
+    for city in (r for r in regions if r["code"] in CITIES):
+        prefix, suffix, _ = CITIES[city["code"]]
+        dists = [r for r in regions if r.get("parent") == city["code"]]
+        extra = {cat: set(rng.sample([d["code"] for d in dists], 2)) for cat in CITY_WIDE}
+        points: list[dict[str, Any]] = []
+        for reg in dists:
+            big = reg["code"] in BIG or reg["code"].startswith("4201")
+            counts = dict(BASE, **({"meal": 3, "equipment_rental": 3} if big else {}))
+            counts.update({cat: 1 for cat in CITY_WIDE if reg["code"] in extra[cat]})
+            towns = places[reg["code"]]["towns"]
+            spots = list(places[reg["code"]]["places"])
+            rng.shuffle(spots)
+            # Town-named categories sit in a community, so name and address agree.
+            local = [s for s in spots if s.startswith(tuple(towns))]
+            todo = [(c, n) for c, num in counts.items() for n in range(1, num + 1)]
+            for k, (cat, n) in enumerate(todo):
+                spot = rng.choice(local) if cat in TOWN_CATS else spots[k % len(spots)]
+                rec = point(cat, n, reg, city, spot, towns, tax_items, rng)
+                if rec["name"] in {q["name"] for q in points}:  # same community name elsewhere
+                    rec["name"] = reg["name"] + rec["name"]
+                points.append(rec)
+        head = (
+            f"# DEMO data for {city['name']}: generated by scripts/gen_demo_points.py, do not edit.\n"
+            "# Real road/community names, invented services; phones are unreachable (-0...).\n"
+        )
+        body = yaml.safe_dump(
+            {"service_points": points}, allow_unicode=True, sort_keys=False, default_flow_style=None, width=120
+        )
+        (OUT / f"demo_{suffix}.yaml").write_text(head + body, encoding="utf-8")
+        print(f"demo_{suffix}.yaml: {len(points)} points ({prefix})")
+
+
+def check() -> None:
+    regions = {r["code"]: r for r in load(DATA / "regions.yaml")["regions"]}
+    tax = load(DATA / "taxonomy.yaml")
+    ids: set[str] = set()
+    for city_code, (prefix, suffix, area) in CITIES.items():
+        pts = load(OUT / f"demo_{suffix}.yaml")["service_points"]
+        for p in pts:
+            reg = regions[p["district"]]
+            assert reg["parent"] == city_code and p["category"] in tax["categories"], p["id"]
+            assert p["id"] not in ids and p["id"].startswith(f"{prefix}-{reg['code']}-"), p["id"]
+            ids.add(p["id"])
+            dist = km_between(reg["lat"], reg["lng"], p["lat"], p["lng"])
+            assert dist <= MAX_FRAC * reg["radius_km"], f"{p['id']} is {dist:.2f} km out"
+            assert re.fullmatch(rf"{area}-0\d{{7}}", p["phone"]), p["id"]
+            assert ("items" in p) == (p["category"] == "equipment_rental"), p["id"]
+            assert all(i["name"] in tax["items"] for i in p.get("items", [])), p["id"]
+            assert 3 <= len(p.get("items", [0] * 3)) <= 6, p["id"]
+        for code in (c for c, r in regions.items() if r.get("parent") == city_code):
+            have = [p["category"] for p in pts if p["district"] == code]
+            big = code in BIG or code.startswith("4201")
+            need = dict(BASE, **({"meal": 3, "equipment_rental": 3} if big else {}))
+            assert all(have.count(c) >= n for c, n in need.items()), f"{code}: {have}"
+        assert len({p["name"] for p in pts}) == len(pts), f"{suffix}: duplicate names"
+        for cat in CITY_WIDE:
+            where = [p["district"] for p in pts if p["category"] == cat]
+            assert len(where) == 2 and len(set(where)) == 2, f"{suffix} {cat}: {where}"
+    for path in sorted(OUT.glob("verified_*.yaml")):  # quotes must be verbatim (whitespace aside)
+        for p in load(path)["service_points"]:
+            src = p["source"]
+            text = re.sub(r"\s+", "", (SOURCES / Path(src["file"]).name).read_text(encoding="utf-8"))
+            assert re.sub(r"\s+", "", src["quote"]) in text, f"{p['id']}: quote not in {src['file']}"
+            assert p["verified"] is True and p["id"] not in ids, p["id"]
+            ids.add(p["id"])
+    print(f"check ok: {len(ids)} points")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="only check the existing files")
+    if not ap.parse_args().check:
+        generate()
+    check()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
