@@ -95,9 +95,7 @@ class ActionFindService(CatalogAction):
         name = intent(tracker)
         category = name.removeprefix(SERVICE_PREFIX) if name.startswith(SERVICE_PREFIX) else state.category
         item = mentioned_item(tracker)
-        if item:
-            category = "equipment_rental"
-        elif category == "equipment_rental" and state.category == "equipment_rental":
+        if not item and category == "equipment_rental" and state.category == "equipment_rental":
             item = state.item
         place = mentioned_place(tracker, regions) or (
             regions.place(state.region_code) if state.region_code else None)
