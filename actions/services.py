@@ -19,7 +19,7 @@ from actions.context import (
 )
 from actions.replies import Reply, button, t, templates
 from catalog.lexicon import load_taxonomy
-from catalog.query import Place, Regions, find_services, get_service, rental_policies
+from catalog.query import Place, Regions, find_services, get_service, nearest_services, rental_policies
 
 LIMIT = 5
 
@@ -119,3 +119,41 @@ def answer_point_detail(
         return reply.say(t("no_last_items")), []
     reply.items = [point]
     return reply.say(*point_lines(index + 1, point, "service_detail_head")), []
+
+
+def _coordinate(tracker: Tracker, name: str) -> float | None:
+    for e in tracker.latest_message.get("entities") or []:
+        if e.get("entity") == name:
+            try:
+                return float(e["value"])
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class ActionNearby(CatalogAction):
+    """A shared location: the nearest points of the service the conversation is about."""
+
+    task = "find_service"
+
+    def name(self) -> str:
+        return "action_nearby"
+
+    def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        state = State.of(tracker)
+        lat, lng = _coordinate(tracker, "lat"), _coordinate(tracker, "lng")
+        place = regions.place(state.region_code) if state.region_code else None
+        reply = Reply("find_service", category=state.category, place=place, item=state.item)
+        if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            return reply.say(t("bad_location")), []
+        if not state.category:
+            reply.ask = "category"
+            reply.buttons = [button(v["name"], f"/find_{c}") for c, v in load_taxonomy().categories.items()]
+            return reply.say(t("ask_category_near")), []
+        rows = nearest_services(session, regions, lat, lng, state.category, state.item, LIMIT)
+        label = state.item or load_taxonomy().categories[state.category]["name"]
+        reply.say(t("services_near_head", category=label))
+        for n, p in enumerate(rows, 1):
+            reply.say(*point_lines(n, p))
+        reply.items = rows
+        return reply, remember(last_items=[p["id"] for p in rows], last_task="find_service")
