@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.launcher import ensure_model, serving
 from catalog.db import session_scope
 from catalog.importer import import_catalog
 from catalog.lexicon import DATA_DIR, SOURCES_DIR
@@ -50,3 +52,35 @@ def counts(url: str) -> tuple[int, int]:
 
 
 SOURCES = SOURCES_DIR
+
+
+@pytest.fixture(scope="session")
+def model() -> Path:
+    """The trained model (trained once, reused while training inputs are unchanged)."""
+    return ensure_model()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def bot(model: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Action server + Rasa on free loopback ports, on a fresh SQLite catalog and tracker store."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'bot.db'}"
+    import_catalog(url)
+    logs = tmp_path_factory.mktemp("logs")
+    try:
+        with serving(model, free_port(), free_port(), url=url, log_dir=logs) as servers:
+            yield servers
+    except RuntimeError:
+        for f in logs.iterdir():
+            print(f.read_text(errors="replace")[-3000:])
+        raise
+
+
+@pytest.fixture(scope="session")
+def bot_url(bot) -> str:
+    return bot.rasa_url
