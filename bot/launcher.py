@@ -188,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     model = ensure_model()
     if cmd == "train":
         return 0
+    # SIGTERM stops the servers too (the finally of `serving`), as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     rasa_port = int(os.environ.get("RASA_PORT", "5005"))
     action_port = int(os.environ.get("ACTION_PORT", "5055"))
     log("启动动作服务器和 Rasa 服务器…")
