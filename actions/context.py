@@ -52,6 +52,37 @@ def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
     return best
 
 
+def metadata(tracker: Tracker) -> dict:
+    """What the channel says about where the user stands (a kiosk's configured place)."""
+    meta = tracker.latest_message.get("metadata") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def channel_place(tracker: Tracker, regions: Regions) -> Place | None:
+    name = metadata(tracker).get("region")
+    return regions.resolve(str(name)) if name else None
+
+
+def channel_point(tracker: Tracker) -> tuple[float, float] | None:
+    meta = metadata(tracker)
+    try:
+        lat, lng = float(meta["lat"]), float(meta["lng"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (lat, lng) if -90 <= lat <= 90 and -180 <= lng <= 180 else None
+
+
+def wants_nearby(message: str) -> bool:
+    return any(w in message for w in templates()["nearby_words"])
+
+
+def current_place(tracker: Tracker, regions: Regions, state: State) -> Place | None:
+    """The place named now, else the one the conversation knows, else the channel's own."""
+    return (mentioned_place(tracker, regions)
+            or (regions.place(state.region_code) if state.region_code else None)
+            or channel_place(tracker, regions))
+
+
 def mentioned_item(tracker: Tracker) -> str | None:
     items = [e for e in _entities(tracker, "item") if not _negated(text(tracker), e.get("start"))]
     return str(items[-1]["value"]) if items else None

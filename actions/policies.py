@@ -7,7 +7,7 @@ from rasa_sdk.events import EventType
 from sqlalchemy.orm import Session
 
 from actions.base import CatalogAction
-from actions.context import POLICY_PREFIX, State, aspect, intent, mentioned_place, remember, text
+from actions.context import POLICY_PREFIX, State, aspect, current_place, intent, remember, text
 from actions.replies import Reply, t, templates
 from actions.services import region_buttons
 from catalog.lexicon import load_taxonomy
@@ -75,9 +75,7 @@ class ActionPolicy(CatalogAction):
         state = State.of(tracker)
         name = intent(tracker)
         topic = name.removeprefix(POLICY_PREFIX) if name.startswith(POLICY_PREFIX) else state.topic
-        place = mentioned_place(tracker, regions) or (
-            regions.place(state.region_code) if state.region_code else None)
-        return answer_policy(session, regions, topic or "care_subsidy", place)
+        return answer_policy(session, regions, topic or "care_subsidy", current_place(tracker, regions, state))
 
 
 def answer_policy_detail(

@@ -10,12 +10,15 @@ from actions.base import CatalogAction
 from actions.context import (
     SERVICE_PREFIX,
     State,
+    channel_point,
+    current_place,
     intent,
     mentioned_item,
     mentioned_place,
     ordinal,
     remember,
     text,
+    wants_nearby,
 )
 from actions.replies import Reply, button, t, templates
 from catalog.lexicon import load_taxonomy
@@ -97,9 +100,11 @@ class ActionFindService(CatalogAction):
         item = mentioned_item(tracker)
         if not item and category == "equipment_rental" and state.category == "equipment_rental":
             item = state.item
-        place = mentioned_place(tracker, regions) or (
-            regions.place(state.region_code) if state.region_code else None)
-        return answer_service(session, regions, category or "meal", place, item)
+        category = category or "meal"
+        point = channel_point(tracker)
+        if point and wants_nearby(text(tracker)) and mentioned_place(tracker, regions) is None:
+            return answer_nearby(session, regions, state, category, item, point)
+        return answer_service(session, regions, category, current_place(tracker, regions, state), item)
 
 
 def answer_point_detail(
@@ -131,8 +136,26 @@ def _coordinate(tracker: Tracker, name: str) -> float | None:
     return None
 
 
+def answer_nearby(session: Session, regions: Regions, state: State, category: str | None, item: str | None,
+                  point: tuple[float, float]) -> tuple[Reply, list[EventType]]:
+    """The nearest points of a category to a point, by great-circle distance."""
+    place = regions.place(state.region_code) if state.region_code else None
+    reply = Reply("find_service", category=category, place=place, item=item)
+    if not category:
+        reply.ask = "category"
+        reply.buttons = [button(v["name"], f"/find_{c}") for c, v in load_taxonomy().categories.items()]
+        return reply.say(t("ask_category_near")), []
+    rows = nearest_services(session, regions, point[0], point[1], category, item, LIMIT)
+    reply.say(t("services_near_head", category=item or load_taxonomy().categories[category]["name"]))
+    for n, p in enumerate(rows, 1):
+        reply.say(*point_lines(n, p))
+    reply.items = rows
+    return reply, remember(category=category, item=item, last_items=[p["id"] for p in rows],
+                           last_task="find_service")
+
+
 class ActionNearby(CatalogAction):
-    """A shared location: the nearest points of the service the conversation is about."""
+    """A shared location (WeChat) or the kiosk's own: the nearest points of the conversation's service."""
 
     task = "find_service"
 
@@ -142,18 +165,8 @@ class ActionNearby(CatalogAction):
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
         lat, lng = _coordinate(tracker, "lat"), _coordinate(tracker, "lng")
-        place = regions.place(state.region_code) if state.region_code else None
-        reply = Reply("find_service", category=state.category, place=place, item=state.item)
-        if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
-            return reply.say(t("bad_location")), []
-        if not state.category:
-            reply.ask = "category"
-            reply.buttons = [button(v["name"], f"/find_{c}") for c, v in load_taxonomy().categories.items()]
-            return reply.say(t("ask_category_near")), []
-        rows = nearest_services(session, regions, lat, lng, state.category, state.item, LIMIT)
-        label = state.item or load_taxonomy().categories[state.category]["name"]
-        reply.say(t("services_near_head", category=label))
-        for n, p in enumerate(rows, 1):
-            reply.say(*point_lines(n, p))
-        reply.items = rows
-        return reply, remember(last_items=[p["id"] for p in rows], last_task="find_service")
+        point = (lat, lng) if lat is not None and lng is not None else channel_point(tracker)
+        if point is None or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
+            place = regions.place(state.region_code) if state.region_code else None
+            return Reply("find_service", category=state.category, place=place).say(t("bad_location")), []
+        return answer_nearby(session, regions, state, state.category, state.item, point)

@@ -16,7 +16,8 @@ from bot.nlu.normalize import normalize
 
 
 def make_tracker(text: str, intent: str, entities: list[dict] | None = None, slots: dict | None = None,
-                 events: list[dict] | None = None, active_loop: dict | None = None) -> Tracker:
+                 events: list[dict] | None = None, active_loop: dict | None = None,
+                 metadata: dict | None = None) -> Tracker:
     text = normalize(text)
     ents = []
     for e in entities or []:
@@ -25,7 +26,7 @@ def make_tracker(text: str, intent: str, entities: list[dict] | None = None, slo
         entity = "item" if value in ("轮椅", "护理床", "助行器", "坐便椅") else "region"
         ents.append({"entity": entity, "value": value, "start": start, "end": start + len(surface), "text": surface})
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": ents,
-              "intent_ranking": [{"name": intent, "confidence": 0.9}]}
+              "intent_ranking": [{"name": intent, "confidence": 0.9}], "metadata": metadata or {}}
     return Tracker("test-user", slots or {}, latest, events or [], False, None, active_loop or {}, "action_listen")
 
 
@@ -165,3 +166,21 @@ def test_eligibility_answer_lists_policies_of_the_place() -> None:
     payload, text, buttons, _ = run(ActionEligibility(), make_tracker("", "inform", slots=slots))
     assert payload["task"] == "eligibility" and payload["region"]["district"] == "汉阳区"
     assert payload["policies"] and buttons and "82岁" in text
+
+
+def test_kiosk_place_answers_without_asking() -> None:
+    kiosk = {"region": "兰山区", "lat": 35.0518, "lng": 118.3478}
+    payload, _, _, _ = run(ActionFindService(), make_tracker("找助餐点", "find_meal", metadata=kiosk))
+    assert payload["ask"] is None and payload["region"]["district"] == "兰山区"
+    near, text, _, _ = run(ActionFindService(), make_tracker("离这最近的养老院", "find_care_home", metadata=kiosk))
+    dists = [i["distance_km"] for i in near["items"]]
+    assert dists and dists == sorted(dists) and "距离" in text
+
+
+def test_shared_location_uses_the_conversation_category() -> None:
+    from actions.services import ActionNearby
+
+    tracker = make_tracker("/share_location", "share_location", slots={"category": "meal"})
+    tracker.latest_message["entities"] = [{"entity": "lat", "value": 30.6}, {"entity": "lng", "value": 114.27}]
+    payload, _, _, _ = run(ActionNearby(), tracker)
+    assert payload["category"] == "meal" and payload["items"][0]["distance_km"] < 3
