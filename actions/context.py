@@ -9,6 +9,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
 from actions.replies import templates
+from bot.nlu.normalize import normalize
+from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions
 
 SERVICE_PREFIX, POLICY_PREFIX = "find_", "policy_"
@@ -19,7 +21,8 @@ def intent(tracker: Tracker) -> str:
 
 
 def text(tracker: Tracker) -> str:
-    return tracker.latest_message.get("text") or ""
+    """The user's message as the NLU read it (normalized), so entity offsets match."""
+    return normalize(tracker.latest_message.get("text") or "")
 
 
 def _entities(tracker: Tracker, name: str) -> list[dict]:
@@ -52,6 +55,30 @@ def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
     return best
 
 
+# A name of 2-3 characters ending in 省/市/区/县 that is not followed by 城/里/委… ("县城", "区里").
+_PLACE_RE = re.compile(r"([\u4e00-\u9fff]{2,3}?(?:省|市|区|县))(?![城里委政医级内外长])")
+_NOT_IN_NAMES = set("在的是我你他她住到去人老家和跟有没个这那哪")
+
+
+def place_problem(message: str, regions: Regions) -> tuple[str, list[str]] | None:
+    """A place the user named that we can't use: (name, options) — options empty when not covered."""
+    tpl = templates()
+    for name, options in tpl["ambiguous_places"].items():
+        if name in message:
+            return name, list(options)
+    known = regions.names()
+    for name in tpl["outside_places"]:
+        if name in message and not any(k in message and name in k for k in known):
+            return name, []
+    for m in _PLACE_RE.finditer(message):
+        word = m.group(1)
+        if _NOT_IN_NAMES & set(word) or any(word.endswith(sw) for sw in tpl["place_suffix_stopwords"]):
+            continue
+        if not any(k in word or word in k for k in known):
+            return word, []
+    return None
+
+
 def metadata(tracker: Tracker) -> dict:
     """What the channel says about where the user stands (a kiosk's configured place)."""
     meta = tracker.latest_message.get("metadata") or {}
@@ -81,6 +108,43 @@ def current_place(tracker: Tracker, regions: Regions, state: State) -> Place | N
     return (mentioned_place(tracker, regions)
             or (regions.place(state.region_code) if state.region_code else None)
             or channel_place(tracker, regions))
+
+
+def mentioned_needs(message: str) -> list[str]:
+    """Intents named by catalog words in the message, in order, skipping negated ones.
+
+    "不要养老院 要日间照料" -> ["find_day_care"]; "助餐点 顺便问下能不能租轮椅" -> ["find_meal",
+    "find_equipment_rental"]. Words come from catalog/data/taxonomy.yaml; longer words win.
+    """
+    tax = load_taxonomy()
+    words = [(w, f"find_{c}") for c, v in tax.categories.items() for w in v["words"]]
+    words += [(w, f"policy_{c}") for c, v in tax.topics.items() for w in v["words"]]
+    words += [(w, "find_equipment_rental") for w in tax.item_words()]
+    found: list[tuple[int, str]] = []
+    taken = [False] * len(message)
+    for word, need in sorted(words, key=lambda x: -len(x[0])):
+        start = message.find(word)
+        while start >= 0:
+            span = range(start, start + len(word))
+            if not any(taken[i] for i in span):
+                for i in span:
+                    taken[i] = True
+                if not _negated(message, start):
+                    found.append((start, need))
+            start = message.find(word, start + len(word))
+    return list(dict.fromkeys(need for _, need in sorted(found)))
+
+
+def negated_needs(message: str) -> set[str]:
+    """Intents whose catalog words appear only after a negation ("不要养老院")."""
+    tax = load_taxonomy()
+    out = set()
+    for c, v in tax.categories.items():
+        for w in v["words"]:
+            pos = message.find(w)
+            if pos >= 0 and _negated(message, pos):
+                out.add(f"find_{c}")
+    return out
 
 
 def mentioned_item(tracker: Tracker) -> str | None:

@@ -7,11 +7,23 @@ from rasa_sdk.events import EventType, SlotSet
 from sqlalchemy.orm import Session
 
 from actions.base import CatalogAction
-from actions.context import State, intent, mentioned_item, mentioned_place, remember, text
+from actions.context import (
+    POLICY_PREFIX,
+    SERVICE_PREFIX,
+    State,
+    current_place,
+    intent,
+    mentioned_item,
+    mentioned_needs,
+    mentioned_place,
+    place_problem,
+    remember,
+    text,
+)
 from actions.eligibility import answer_eligibility
 from actions.policies import answer_policy, answer_policy_detail
 from actions.replies import Reply, button, t, templates
-from actions.services import answer_point_detail, answer_service
+from actions.services import answer_point_detail, answer_service, ask_place
 from catalog.lexicon import load_taxonomy
 from catalog.query import Regions
 
@@ -29,6 +41,9 @@ class ActionFollowUp(CatalogAction):
         place = mentioned_place(tracker, regions)
         item = mentioned_item(tracker)
         known = place or (regions.place(state.region_code) if state.region_code else None)
+        if place is None and (problem := place_problem(text(tracker), regions)):
+            task = state.last_task if state.last_task in ("find_service", "policy") else "find_service"
+            return ask_place(Reply(task, category=state.category, topic=state.topic, item=state.item), problem), []
         if item:
             return answer_service(session, regions, "equipment_rental", known, item)
         if intent(tracker) == "ask_detail" and place is None:
@@ -146,6 +161,15 @@ class ActionClarify(CatalogAction):
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
         place = regions.place(state.region_code) if state.region_code else None
+        needs = mentioned_needs(text(tracker))
+        if needs:  # unsure NLU, but the message names a service or policy the catalog knows
+            known = current_place(tracker, regions, state)
+            if needs[0].startswith(SERVICE_PREFIX):
+                category = needs[0].removeprefix(SERVICE_PREFIX)
+                reply, events = answer_service(session, regions, category, known, mentioned_item(tracker))
+            else:
+                reply, events = answer_policy(session, regions, needs[0].removeprefix(POLICY_PREFIX), known)
+            return reply.offer(needs[1:]), events
         reply = Reply("out_of_scope", place=place)
         labels = templates()["intent_labels"]
         if _clarified_last_turn(tracker):

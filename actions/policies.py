@@ -7,9 +7,20 @@ from rasa_sdk.events import EventType
 from sqlalchemy.orm import Session
 
 from actions.base import CatalogAction
-from actions.context import POLICY_PREFIX, State, aspect, current_place, intent, remember, text
+from actions.context import (
+    POLICY_PREFIX,
+    State,
+    aspect,
+    current_place,
+    intent,
+    mentioned_needs,
+    mentioned_place,
+    place_problem,
+    remember,
+    text,
+)
 from actions.replies import Reply, t, templates
-from actions.services import region_buttons
+from actions.services import ask_place, region_buttons
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, get_policy, policies_for
 
@@ -75,7 +86,12 @@ class ActionPolicy(CatalogAction):
         state = State.of(tracker)
         name = intent(tracker)
         topic = name.removeprefix(POLICY_PREFIX) if name.startswith(POLICY_PREFIX) else state.topic
-        return answer_policy(session, regions, topic or "care_subsidy", current_place(tracker, regions, state))
+        topic = topic or "care_subsidy"
+        if mentioned_place(tracker, regions) is None and (problem := place_problem(text(tracker), regions)):
+            return ask_place(Reply("policy", topic=topic), problem), remember(topic=topic, last_task="policy")
+        reply, events = answer_policy(session, regions, topic, current_place(tracker, regions, state))
+        reply.offer([n for n in mentioned_needs(text(tracker)) if n != f"{POLICY_PREFIX}{topic}"])
+        return reply, events
 
 
 def answer_policy_detail(

@@ -49,6 +49,18 @@ class Reply:
     policy: dict | None = None
     extra: dict = field(default_factory=dict)
 
+    def offer(self, needs: list[str], item: str | None = None) -> Reply:
+        """Offer the other needs of a message ("…顺便问下能不能租轮椅") as buttons after the answer."""
+        labels = templates()["intent_labels"]
+        needs = [n for n in needs if n in labels][:2]
+        if not needs:
+            return self
+        self.say(t("also_asked", needs="、".join(labels[n] for n in needs)))
+        for n in needs:
+            payload = f"/{n}" + (f'{{"item": "{item}"}}' if item and n == "find_equipment_rental" else "")
+            self.buttons.append(button(labels[n], payload))
+        return self
+
     def say(self, *texts: str) -> Reply:
         self.texts.extend(x for x in texts if x)
         return self

@@ -14,8 +14,11 @@ from actions.context import (
     current_place,
     intent,
     mentioned_item,
+    mentioned_needs,
     mentioned_place,
+    negated_needs,
     ordinal,
+    place_problem,
     remember,
     text,
     wants_nearby,
@@ -48,6 +51,17 @@ def _num(v: float | None) -> str:
 
 def region_buttons() -> list[dict]:
     return [button(name, f'/inform{{"region": "{name}"}}') for name in templates()["region_buttons"]]
+
+
+def ask_place(reply: Reply, problem: tuple[str, list[str]]) -> Reply:
+    """Ask back about a place we can't use: ambiguous (with its options) or not covered."""
+    name, options = problem
+    reply.ask = "region"
+    if options:
+        reply.buttons = [button(o, f'/inform{{"region": "{o}"}}') for o in options]
+        return reply.say(t("ambiguous_region", name=name, options="、".join(options)))
+    reply.buttons = region_buttons()
+    return reply.say(t("unknown_region", name=name))
 
 
 def answer_service(
@@ -100,11 +114,21 @@ class ActionFindService(CatalogAction):
         item = mentioned_item(tracker)
         if not item and category == "equipment_rental" and state.category == "equipment_rental":
             item = state.item
+        message = text(tracker)
+        needs = mentioned_needs(message)
+        if name in negated_needs(message):  # "不要养老院 要日间照料"
+            category = next((n.removeprefix(SERVICE_PREFIX) for n in needs if n.startswith(SERVICE_PREFIX)), category)
         category = category or "meal"
+        if mentioned_place(tracker, regions) is None and (problem := place_problem(message, regions)):
+            reply = ask_place(Reply("find_service", category=category, item=item), problem)
+            return reply, remember(category=category, item=item, topic=None, last_task="find_service")
         point = channel_point(tracker)
-        if point and wants_nearby(text(tracker)) and mentioned_place(tracker, regions) is None:
-            return answer_nearby(session, regions, state, category, item, point)
-        return answer_service(session, regions, category, current_place(tracker, regions, state), item)
+        if point and wants_nearby(message) and mentioned_place(tracker, regions) is None:
+            reply, events = answer_nearby(session, regions, state, category, item, point)
+        else:
+            reply, events = answer_service(session, regions, category, current_place(tracker, regions, state), item)
+        reply.offer([n for n in needs if n != f"{SERVICE_PREFIX}{category}"], item)
+        return reply, events
 
 
 def answer_point_detail(

@@ -1,0 +1,92 @@
+"""Robustness as code: normalization, places, several needs, negation — and an eval set never trained on."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions.context import mentioned_needs, negated_needs, place_problem
+from bot.nlu.normalize import chinese_number, normalize
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("我媽八十五歲了 住在漢陽區！！", "我妈85岁了 住在汉阳区"),
+    ("ＡＢＣ１２３　江汉区", "ABC123 江汉区"),
+    ("嗯那个就是 老人食堂在哪里😀😀", "老人食堂在哪里"),
+    ("老人七十多岁了", "老人70多岁了"),
+    ("第二个在哪", "第二个在哪"),
+    ("一个人在家", "一个人在家"),
+    ("啊啊啊啊救命", "啊啊救命"),
+    ("<script>alert(1)</script>", "script alert 1 script"),
+    ("\x00\x07控制字符\u200b", "控制字符"),
+])
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize("numeral,value", [("八十五", 85), ("七十", 70), ("十", 10), ("一百零二", None),
+                                           ("一百", 100), ("十四五", None), ("两", 2)])
+def test_chinese_number(numeral: str, value: int | None) -> None:
+    assert chinese_number(numeral) == value
+
+
+def test_unknown_and_ambiguous_places_are_asked_back(regions) -> None:
+    assert place_problem("北京朝阳区有助餐点吗", regions) == ("北京", [])
+    assert place_problem("海淀区有老年食堂吗", regions) == ("海淀区", [])
+    name, options = place_problem("我在汉口 想找养老院", regions)
+    assert name == "汉口" and "江汉区" in options
+    for fine in ("武汉江岸区日间照料", "社区食堂在哪", "老人在县城住", "临沂市兰山区", "俺在费县"):
+        assert place_problem(fine, regions) is None, fine
+
+
+def test_several_needs_in_order_and_negation() -> None:
+    assert mentioned_needs("江汉区有没有助餐点 顺便问下能不能租轮椅") == ["find_meal", "find_equipment_rental"]
+    assert mentioned_needs("不要养老院 要日间照料") == ["find_day_care"]
+    assert negated_needs("不要养老院 要日间照料") == {"find_care_home"}
+    assert mentioned_needs("想送老人去养老机构 江汉区哪家有护理床位") == ["find_care_home"]
+
+
+def _sentences(path: Path) -> set[str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out = {c["text"] for c in data.get("cases") or []}
+    out |= {t["user"] for d in data.get("dialogues") or [] for t in d["turns"]}
+    return out
+
+
+def _training_examples() -> list[str]:
+    out = []
+    for f in (ROOT / "data" / "nlu").glob("*.yml"):
+        for block in yaml.safe_load(f.read_text(encoding="utf-8")).get("nlu") or []:
+            for line in str(block.get("examples", "")).splitlines():
+                line = line.strip().removeprefix("- ").strip()
+                out.append(re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line))
+    return out
+
+
+def _bigrams(s: str) -> set[str]:
+    s = re.sub(r"\s+", "", normalize(s))
+    return {s[i:i + 2] for i in range(len(s) - 1)}
+
+
+def test_eval_sentences_are_not_in_training_data() -> None:
+    """The independent test set stays unseen: no sentence, nor a near-copy (bigram Jaccard ≥ 0.8), in data/."""
+    train = [(t, _bigrams(t)) for t in _training_examples()]
+    exact = {normalize(t) for t, _ in train}
+    leaks = []
+    for s in _sentences(ROOT / "tests" / "eval" / "cases.yaml"):
+        grams = _bigrams(s)
+        if normalize(s) in exact and len(normalize(s)) > 4:
+            leaks.append(s)
+            continue
+        if len(grams) < 6:
+            continue  # short turns ("江岸区", "谢谢") are shared by chance
+        for t, tg in train:
+            if tg and len(grams & tg) / len(grams | tg) >= 0.8:
+                leaks.append(f"{s} ~ {t}")
+                break
+    assert not leaks, leaks[:20]
