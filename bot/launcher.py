@@ -100,7 +100,9 @@ def api_token() -> str:
 def write_endpoints(action_port: int, url: str) -> Path:
     """Endpoints for this run: action server, and the SQL tracker store on the catalog's database."""
     u = make_url(url)
-    lines = ["action_endpoint:", f"  url: http://127.0.0.1:{action_port}/webhook", "tracker_store:", "  type: SQL"]
+    # Selective domain: only actions marked `send_domain` in the domain (the form validator) get it.
+    lines = ["action_endpoint:", f"  url: http://127.0.0.1:{action_port}/webhook", "  enable_selective_domain: true",
+             "tracker_store:", "  type: SQL"]
     if u.get_backend_name() == "sqlite":
         lines += ["  dialect: sqlite", f"  db: {u.database}"]
     else:
@@ -165,7 +167,7 @@ def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: st
         cwd=ROOT, env=env, start_new_session=True, stdout=out("actions"), stderr=subprocess.STDOUT,
     )
     rasa = subprocess.Popen(
-        [PY, "-m", "rasa", "run", "--model", str(model), "--endpoints", str(endpoints),
+        [PY, "-m", "bot.serve", "run", "--model", str(model), "--endpoints", str(endpoints),
          "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_port),
          "--enable-api", "--auth-token", token, "--cors", f"http://127.0.0.1:{rasa_port}",
          f"http://localhost:{rasa_port}"],
