@@ -20,7 +20,7 @@ import requests
 import yaml
 
 from bot.eval import percentile
-from bot.launcher import ROOT, VAR, ensure_catalog, ensure_model, log, serving
+from bot.launcher import ROOT, VAR, ensure_catalog, ensure_model, free_port, log, serving
 
 CONVERSATIONS = Path(__file__).with_name("bench_conversations.yml")
 REPORTS = ROOT / "reports"
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     model = ensure_model()
     log("启动服务并开始压测（仅本机回环地址）…")
     levels = []
-    with serving(model, 5105, 5155, url=url, log_dir=VAR / "logs") as servers:
+    with serving(model, free_port(), free_port(), url=url, log_dir=VAR / "logs") as servers:
         replay(servers.rasa_url, ["您好", "江汉区助餐点"], time.monotonic() + 60)  # warm-up
         for c in (int(x) for x in args.concurrency.split(",")):
             res = run_level(servers.rasa_url, conversations, c, max(args.conversations, c), args.max_seconds)

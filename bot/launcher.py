@@ -10,6 +10,7 @@ import hashlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -146,10 +147,24 @@ def _wait(check, what: str, procs: list[subprocess.Popen], timeout: float) -> No
     raise RuntimeError(f"{what} 在 {timeout:.0f} 秒内没有就绪")
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextmanager
 def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: str | None = None,
             log_dir: Path | None = None, timeout: float = 120) -> Iterator[Servers]:
     """Start the action server and Rasa, wait until both answer, stop them on exit."""
+    for port in (rasa_port, action_port):
+        if not port_free(port):
+            raise RuntimeError(f"端口 {port} 已被占用：请先停止占用它的程序，或用 RASA_PORT / ACTION_PORT 换一个端口")
     url = url or database_url()
     env = base_env()
     env["DATABASE_URL"] = url

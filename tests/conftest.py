@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.launcher import ensure_model, serving
+from bot.launcher import ensure_model, free_port, serving
 from catalog.db import session_scope
 from catalog.importer import import_catalog
 from catalog.lexicon import DATA_DIR, SOURCES_DIR
@@ -17,6 +17,16 @@ from catalog.models import Policy, ServicePoint
 from catalog.query import Regions
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Test settings of the WeChat channel, set before any server starts (the `bot` fixture's servers inherit them).
+for _name, _value in {
+    "WECHAT_TOKEN": "yinling-test-token",
+    "WECHAT_APPID": "wx5e1f0c2b7a9d3e41",
+    "WECHAT_APPSECRET": "yinling-test-secret",
+    "WECHAT_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "WECHAT_API_BASE": "http://127.0.0.1:9",  # nothing listens: the e2e test expects passive replies only
+}.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")
@@ -58,12 +68,6 @@ SOURCES = SOURCES_DIR
 def model() -> Path:
     """The trained model (trained once, reused while training inputs are unchanged)."""
     return ensure_model()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
