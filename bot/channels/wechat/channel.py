@@ -66,8 +66,12 @@ class WeChatInput(InputChannel):
 
     def __init__(self, config: WeChatConfig | None = None, api: WeChatAPI | None = None) -> None:
         self.config = config or WeChatConfig.from_env()
-        for problem in self.config.problems():
-            logger.warning("wechat: %s", problem)
+        c = self.config
+        if not (c.token or c.appid or c.appsecret or c.encoding_aes_key):
+            logger.info("wechat: no WECHAT_* settings; /webhooks/wechat/webhook answers 503 (docs/wechat.md)")
+        else:
+            for problem in c.problems():
+                logger.warning("wechat: %s", problem)
         key = self.config.aes_key()
         self.cipher = MessageCipher(key, self.config.appid) if key and self.config.appid else None
         if api is None and self.config.appid and self.config.appsecret:
