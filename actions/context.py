@@ -99,6 +99,10 @@ def channel_point(tracker: Tracker) -> tuple[float, float] | None:
     return (lat, lng) if -90 <= lat <= 90 and -180 <= lng <= 180 else None
 
 
+def wants_rental(message: str) -> bool:
+    return any(w in message for w in templates()["rent_words"])
+
+
 def wants_nearby(message: str) -> bool:
     return any(w in message for w in templates()["nearby_words"])
 

@@ -11,11 +11,13 @@ from actions.context import (
     POLICY_PREFIX,
     SERVICE_PREFIX,
     State,
+    aspect,
     current_place,
     intent,
     mentioned_item,
     mentioned_needs,
     mentioned_place,
+    ordinal,
     place_problem,
     remember,
     text,
@@ -161,6 +163,10 @@ class ActionClarify(CatalogAction):
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
         place = regions.place(state.region_code) if state.region_code else None
+        if state.last_task == "policy" and aspect(text(tracker)):  # "去哪里登记" after a policy
+            return answer_policy_detail(tracker, session, regions, state)
+        if state.last_task == "find_service" and state.last_items and (ordinal(text(tracker)) or aspect(text(tracker))):
+            return answer_point_detail(tracker, session, regions, state)
         needs = mentioned_needs(text(tracker))
         if needs:  # unsure NLU, but the message names a service or policy the catalog knows
             known = current_place(tracker, regions, state)

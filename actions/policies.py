@@ -13,14 +13,16 @@ from actions.context import (
     aspect,
     current_place,
     intent,
+    mentioned_item,
     mentioned_needs,
     mentioned_place,
     place_problem,
     remember,
     text,
+    wants_rental,
 )
 from actions.replies import Reply, t, templates
-from actions.services import ask_place, region_buttons
+from actions.services import answer_service, ask_place, region_buttons
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, get_policy, policies_for
 
@@ -87,6 +89,9 @@ class ActionPolicy(CatalogAction):
         name = intent(tracker)
         topic = name.removeprefix(POLICY_PREFIX) if name.startswith(POLICY_PREFIX) else state.topic
         topic = topic or "care_subsidy"
+        item = mentioned_item(tracker)
+        if item and wants_rental(text(tracker)):  # "防滑洗澡椅哪里能借" is a rental, not a policy
+            return answer_service(session, regions, "equipment_rental", current_place(tracker, regions, state), item)
         if mentioned_place(tracker, regions) is None and (problem := place_problem(text(tracker), regions)):
             return ask_place(Reply("policy", topic=topic), problem), remember(topic=topic, last_task="policy")
         reply, events = answer_policy(session, regions, topic, current_place(tracker, regions, state))

@@ -22,6 +22,7 @@ from actions.context import (
     remember,
     text,
     wants_nearby,
+    wants_rental,
 )
 from actions.replies import Reply, button, t, templates
 from catalog.lexicon import load_taxonomy
@@ -112,9 +113,11 @@ class ActionFindService(CatalogAction):
         name = intent(tracker)
         category = name.removeprefix(SERVICE_PREFIX) if name.startswith(SERVICE_PREFIX) else state.category
         item = mentioned_item(tracker)
+        message = text(tracker)
+        if item and wants_rental(message):  # "想租个洗澡凳": renting an item, whatever the service words
+            category = "equipment_rental"
         if not item and category == "equipment_rental" and state.category == "equipment_rental":
             item = state.item
-        message = text(tracker)
         needs = mentioned_needs(message)
         if name in negated_needs(message):  # "不要养老院 要日间照料"
             category = next((n.removeprefix(SERVICE_PREFIX) for n in needs if n.startswith(SERVICE_PREFIX)), category)
@@ -122,8 +125,10 @@ class ActionFindService(CatalogAction):
         if mentioned_place(tracker, regions) is None and (problem := place_problem(message, regions)):
             reply = ask_place(Reply("find_service", category=category, item=item), problem)
             return reply, remember(category=category, item=item, topic=None, last_task="find_service")
-        point = channel_point(tracker)
-        if point and wants_nearby(message) and mentioned_place(tracker, regions) is None:
+        shared = tracker.get_slot("user_point")
+        point = channel_point(tracker) or (tuple(shared) if shared else None)
+        near = wants_nearby(message) or (shared and not state.region_code)  # location sent before the service
+        if point and near and mentioned_place(tracker, regions) is None:
             reply, events = answer_nearby(session, regions, state, category, item, point)
         else:
             reply, events = answer_service(session, regions, category, current_place(tracker, regions, state), item)
@@ -168,14 +173,14 @@ def answer_nearby(session: Session, regions: Regions, state: State, category: st
     if not category:
         reply.ask = "category"
         reply.buttons = [button(v["name"], f"/find_{c}") for c, v in load_taxonomy().categories.items()]
-        return reply.say(t("ask_category_near")), []
+        return reply.say(t("ask_category_near")), remember(user_point=list(point))
     rows = nearest_services(session, regions, point[0], point[1], category, item, LIMIT)
     reply.say(t("services_near_head", category=item or load_taxonomy().categories[category]["name"]))
     for n, p in enumerate(rows, 1):
         reply.say(*point_lines(n, p))
     reply.items = rows
     return reply, remember(category=category, item=item, last_items=[p["id"] for p in rows],
-                           last_task="find_service")
+                           last_task="find_service", user_point=list(point))
 
 
 class ActionNearby(CatalogAction):

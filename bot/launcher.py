@@ -93,7 +93,7 @@ def api_token() -> str:
     path = VAR / "api_token"
     if not path.exists():
         VAR.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
+        path.write_text(secrets.token_hex(24))  # hex: never starts with "-" (read as a CLI flag)
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -184,7 +184,7 @@ def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: st
     rasa = subprocess.Popen(
         [PY, "-m", "bot.serve", "run", "--model", str(model), "--endpoints", str(endpoints),
          "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_port),
-         "--enable-api", "--auth-token", token, "--cors", f"http://127.0.0.1:{rasa_port}",
+         "--enable-api", f"--auth-token={token}", "--cors", f"http://127.0.0.1:{rasa_port}",
          f"http://localhost:{rasa_port}"],
         cwd=ROOT, env=env, start_new_session=True, stdout=out("rasa"), stderr=subprocess.STDOUT,
     )

@@ -184,3 +184,14 @@ def test_shared_location_uses_the_conversation_category() -> None:
     tracker.latest_message["entities"] = [{"entity": "lat", "value": 30.6}, {"entity": "lng", "value": 114.27}]
     payload, _, _, _ = run(ActionNearby(), tracker)
     assert payload["category"] == "meal" and payload["items"][0]["distance_km"] < 3
+
+
+def test_location_first_then_service_uses_the_location() -> None:
+    from actions.services import ActionNearby
+
+    tracker = make_tracker("/share_location", "share_location")
+    tracker.latest_message["entities"] = [{"entity": "lat", "value": 35.05}, {"entity": "lng", "value": 118.35}]
+    asked, _, buttons, events = run(ActionNearby(), tracker)
+    assert asked["ask"] == "category" and buttons
+    payload, text, _, _ = run(ActionFindService(), make_tracker("找养老院", "find_care_home", slots=slots_of(events)))
+    assert payload["ask"] is None and payload["items"][0]["distance_km"] < 10 and "距离" in text

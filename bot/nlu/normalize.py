@@ -1,8 +1,10 @@
 """Text normalization before NLU: what voice input and phone keyboards do to a question.
 
 Full-width to half-width, traditional to simplified, Chinese numerals to digits ("八十五岁" -> "85岁"),
-filler words and stutters of voice input, emoji and punctuation. Pure functions; the Rasa component
-in bot/nlu/normalizer.py and the actions both call `normalize`, so entity offsets agree.
+filler words and stutters of voice input, emoji and punctuation, dialect words ("恁" -> "您"), and
+homophone typos of the catalog's own words ("养劳院" -> "养老院", "高令津贴" -> "高龄津贴", by pinyin).
+Pure functions; the Rasa component in bot/nlu/normalizer.py and the actions both call `normalize`,
+so entity offsets agree.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pathlib import Path
 
 import yaml
 import zhconv
+from pypinyin import lazy_pinyin
+
+from catalog.lexicon import load_regions, load_taxonomy
 
 WORDS = Path(__file__).resolve().parent / "normalize.yml"
 DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5,
@@ -53,8 +58,50 @@ def _numerals(text: str) -> str:
     return _NUMERAL.sub(repl, text)
 
 
+@lru_cache(maxsize=1)
+def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """Catalog words of 3+ characters by the pinyin of their first character (shorter ones collide)."""
+    tax = load_taxonomy()
+    words = {w for group in (tax.categories, tax.topics) for v in group.values() for w in v["words"]}
+    words |= set(tax.item_words()) | {r["name"] for r in load_regions()}
+    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for w in sorted((w for w in words if len(w) >= 3), key=len, reverse=True):
+        key = tuple(lazy_pinyin(list(w)))
+        index.setdefault(key[0], []).append((key, w))
+    return index
+
+
+def fix_homophones(text: str) -> str:
+    """Replace a run of characters that sounds exactly like a catalog word but is written otherwise."""
+    index = _catalog_words()
+    sounds = lazy_pinyin(list(text))
+    out, i = [], 0
+    while i < len(text):
+        for key, word in index.get(sounds[i], ()):
+            n = len(key)
+            if tuple(sounds[i:i + n]) == key and all("\u4e00" <= c <= "\u9fff" for c in text[i:i + n]):
+                out.append(word)
+                i += n
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _dialect(text: str) -> str:
+    for word, standard in sorted(_words()["dialect"].items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(word, standard)
+    return text
+
+
 def normalize(text: str) -> str:
     """The form of a user's message the NLU and the actions read."""
+    return re.sub(r"\s+", " ", fix_homophones(_dialect(clean(text)))).strip()
+
+
+def clean(text: str) -> str:
+    """Normalize how the text is written (width, script, numerals, fillers, punctuation), not what it says."""
     if not text:
         return ""
     s = unicodedata.normalize("NFKC", text)

@@ -37,6 +37,8 @@ class TextNormalizer(GraphComponent):
     @staticmethod
     def _normalize(message: Message) -> None:
         raw = message.get(TEXT)
+        if raw.startswith("/"):
+            return  # "/intent{...}" from buttons and channels: Rasa's own syntax, read as is
         new = normalize(raw)
         entities = message.get(ENTITIES) or []
         spans, pos = [], 0
