@@ -48,6 +48,8 @@ class ActionFollowUp(CatalogAction):
             return ask_place(Reply(task, category=state.category, topic=state.topic, item=state.item), problem), []
         if item:
             return answer_service(session, regions, "equipment_rental", known, item)
+        if not state.last_task and place is None:
+            return clarify(tracker, session, regions, state)  # a "follow-up" with nothing to follow
         if intent(tracker) == "ask_detail" and place is None:
             if state.last_task == "policy":
                 return answer_policy_detail(tracker, session, regions, state)
@@ -152,8 +154,35 @@ def _clarified_last_turn(tracker: Tracker) -> bool:
     return False
 
 
+def clarify(tracker: Tracker, session: Session, regions: Regions, state: State) -> tuple[Reply, list[EventType]]:
+    """Two-stage fallback: the likeliest intents first, then the hotline and a person."""
+    place = regions.place(state.region_code) if state.region_code else None
+    if state.last_task == "policy" and aspect(text(tracker)):  # "去哪里登记" after a policy
+        return answer_policy_detail(tracker, session, regions, state)
+    if state.last_task == "find_service" and state.last_items and (ordinal(text(tracker)) or aspect(text(tracker))):
+        return answer_point_detail(tracker, session, regions, state)
+    needs = mentioned_needs(text(tracker))
+    if needs:  # unsure NLU, but the message names a service or policy the catalog knows
+        known = current_place(tracker, regions, state)
+        if needs[0].startswith(SERVICE_PREFIX):
+            category = needs[0].removeprefix(SERVICE_PREFIX)
+            reply, events = answer_service(session, regions, category, known, mentioned_item(tracker))
+        else:
+            reply, events = answer_policy(session, regions, needs[0].removeprefix(POLICY_PREFIX), known)
+        return reply.offer(needs[1:]), events
+    reply = Reply("out_of_scope", place=place)
+    labels = templates()["intent_labels"]
+    if _clarified_last_turn(tracker):
+        reply.buttons = [button(labels["handoff"], "/handoff")]
+        return reply.say(t("clarify_give_up")), []
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    likely = [r["name"] for r in ranking if r.get("name") in labels][:3]
+    reply.buttons = [button(labels[n], f"/{n}") for n in likely] + [button(t("clarify_other"), "/out_of_scope")]
+    return reply.say(t("clarify")), []
+
+
 class ActionClarify(CatalogAction):
-    """Two-stage fallback: first offer the likeliest intents, then the hotline and a person."""
+    """Rasa's nlu_fallback (low confidence) lands here."""
 
     task = "out_of_scope"
 
@@ -161,27 +190,4 @@ class ActionClarify(CatalogAction):
         return "action_clarify"
 
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
-        state = State.of(tracker)
-        place = regions.place(state.region_code) if state.region_code else None
-        if state.last_task == "policy" and aspect(text(tracker)):  # "去哪里登记" after a policy
-            return answer_policy_detail(tracker, session, regions, state)
-        if state.last_task == "find_service" and state.last_items and (ordinal(text(tracker)) or aspect(text(tracker))):
-            return answer_point_detail(tracker, session, regions, state)
-        needs = mentioned_needs(text(tracker))
-        if needs:  # unsure NLU, but the message names a service or policy the catalog knows
-            known = current_place(tracker, regions, state)
-            if needs[0].startswith(SERVICE_PREFIX):
-                category = needs[0].removeprefix(SERVICE_PREFIX)
-                reply, events = answer_service(session, regions, category, known, mentioned_item(tracker))
-            else:
-                reply, events = answer_policy(session, regions, needs[0].removeprefix(POLICY_PREFIX), known)
-            return reply.offer(needs[1:]), events
-        reply = Reply("out_of_scope", place=place)
-        labels = templates()["intent_labels"]
-        if _clarified_last_turn(tracker):
-            reply.buttons = [button(labels["handoff"], "/handoff")]
-            return reply.say(t("clarify_give_up")), []
-        ranking = tracker.latest_message.get("intent_ranking") or []
-        likely = [r["name"] for r in ranking if r.get("name") in labels][:3]
-        reply.buttons = [button(labels[n], f"/{n}") for n in likely] + [button(t("clarify_other"), "/out_of_scope")]
-        return reply.say(t("clarify")), []
+        return clarify(tracker, session, regions, State.of(tracker))
