@@ -114,11 +114,13 @@ class ActionFindService(CatalogAction):
         category = name.removeprefix(SERVICE_PREFIX) if name.startswith(SERVICE_PREFIX) else state.category
         item = mentioned_item(tracker)
         message = text(tracker)
-        if item and wants_rental(message):  # "想租个洗澡凳": renting an item, whatever the service words
-            category = "equipment_rental"
+        needs = mentioned_needs(message)
+        if len(needs) > 1 and name in needs and needs[0].startswith(SERVICE_PREFIX):
+            category = needs[0].removeprefix(SERVICE_PREFIX)  # several needs: answer the first, offer the rest
+        if item and wants_rental(message) and needs[:1] == ["find_equipment_rental"]:
+            category = "equipment_rental"  # "想租个洗澡凳": renting comes first, whatever the service words
         if not item and category == "equipment_rental" and state.category == "equipment_rental":
             item = state.item
-        needs = mentioned_needs(message)
         if name in negated_needs(message):  # "不要养老院 要日间照料"
             category = next((n.removeprefix(SERVICE_PREFIX) for n in needs if n.startswith(SERVICE_PREFIX)), category)
         category = category or "meal"

@@ -195,3 +195,16 @@ def test_location_first_then_service_uses_the_location() -> None:
     assert asked["ask"] == "category" and buttons
     payload, text, _, _ = run(ActionFindService(), make_tracker("找养老院", "find_care_home", slots=slots_of(events)))
     assert payload["ask"] is None and payload["items"][0]["distance_km"] < 10 and "距离" in text
+
+
+def test_two_needs_answer_the_first_and_offer_the_second() -> None:
+    tracker = make_tracker("江汉区有没有助餐点 顺便问下能不能租轮椅", "find_equipment_rental", ["江汉区", "轮椅"])
+    payload, text, buttons, _ = run(ActionFindService(), tracker)
+    assert payload["category"] == "meal" and payload["region"]["district"] == "江汉区"
+    assert any(b["payload"].startswith("/find_equipment_rental") and "轮椅" in b["payload"] for b in buttons)
+    assert "您还问到了" in text
+
+
+def test_renting_an_item_wins_over_the_service_words() -> None:
+    payload, _, _, _ = run(ActionFindService(), make_tracker("老人洗澡站不稳 想租个坐便椅", "find_bathing", ["坐便椅"]))
+    assert payload["category"] == "equipment_rental" and payload["item"] == "坐便椅"
