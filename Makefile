@@ -3,7 +3,7 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install run train test lint validate eval bench
+.PHONY: install browser run train test lint validate eval bench
 
 install:
 	@scripts/install.sh
@@ -14,7 +14,11 @@ run: install
 train: install
 	@$(PY) -m bot train
 
-test: install
+# Headless Chromium, its driver, a CJK font, espeak-ng and the npm packages of the kiosk's browser tests.
+browser:
+	@scripts/install-browser.sh
+
+test: install browser
 	@$(PY) -m pytest
 
 lint: install
@@ -24,10 +28,11 @@ validate: install
 	@$(PY) -m bot.generate --check
 	@$(PY) -m rasa data validate --config config.yml --domain bot/domain.yml --data data --fail-on-warnings
 
-# Score a running bot (make run) on a case file: make eval CASES=tests/eval/cases.yaml
-CASES ?= tests/eval/cases.yaml
+# Score the bot (started on free ports) on the dev cases and the independent set;
+# make eval CASES=other.yaml for another file, EVAL_URL=http://localhost:5005 to use a running bot.
+CASES ?=
 eval: install
-	@$(PY) -m bot.eval $(CASES)
+	@$(PY) -m bot.eval $(CASES) $(if $(EVAL_URL),--url $(EVAL_URL))
 
 bench: install
 	@$(PY) -m bot.bench

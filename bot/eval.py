@@ -1,9 +1,11 @@
-"""Score a running bot on a case file in the format of shared/eval/dev_cases.yaml.
+"""Score the bot on case files in the format of shared/eval/dev_cases.yaml.
 
-    python -m bot.eval tests/eval/cases.yaml [--url http://localhost:5005] [--show 40]
+    python -m bot.eval [FILE ...] [--url http://localhost:5005] [--show 40]
 
+Without --url it starts its own bot on free loopback ports (catalog import and training if needed).
 Each single case goes to a fresh conversation; a dialogue's turns share one. The turn's custom
-payload is checked against `expect` ("a|b" accepts either value).
+payload is checked against `expect` ("a|b" accepts either value). Prints accuracy per task, per
+field and for dialogue turns, the confusions, the failures and the latency.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +35,15 @@ class Turn:
 
 @dataclass
 class Outcome:
+    """One single case, or one dialogue turn (kind "turn")."""
+
     label: str
     task: str
+    kind: str = "single"
     problems: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    fields: dict[str, bool] = field(default_factory=dict)  # expectation key -> met
+    confusions: list[tuple[str, str, str]] = field(default_factory=list)  # (key, wanted, got)
 
 
 def send(base_url: str, sender: str, message: str, timeout: float = 30) -> Turn:
@@ -57,45 +64,46 @@ def _accepts(expected: object, actual: object) -> bool:
     return expected == actual
 
 
-def check(expect: dict, turn: Turn) -> list[str]:
-    """What in this turn differs from the expectation (empty when it passes)."""
+def _checks(expect: dict, turn: Turn) -> list[tuple[str, str | None, tuple[str, str] | None]]:
+    """(key, problem or None, (wanted, got) for label fields) for every expectation key."""
     p = turn.payload
     if p is None:
-        return ["no custom payload"]
-    customs_text = "\n".join(turn.texts)
-    problems = []
+        return [(k, "no custom payload", None) for k in expect]
+    text = "\n".join(turn.texts)
     region = p.get("region") or {}
     items = p.get("items") or []
+    out: list[tuple[str, str | None, tuple[str, str] | None]] = []
     for key, want in expect.items():
-        if key in ("task", "category", "topic", "item", "ask"):
-            got = p.get(key)
-        elif key in REGION_KEYS:
-            got = region.get(REGION_KEYS[key])
+        if key in ("task", "category", "topic", "item", "ask") or key in REGION_KEYS:
+            got = region.get(REGION_KEYS[key]) if key in REGION_KEYS else p.get(key)
+            ok = _accepts(want, got)
+            out.append((key, None if ok else f"{key}: want {want}, got {got}", (str(want), str(got))))
         elif key == "items_min":
-            if len(items) < int(want):
-                problems.append(f"items {len(items)} < {want}")
-            continue
+            ok = len(items) >= int(want)
+            out.append((key, None if ok else f"items {len(items)} < {want}", None))
         elif key == "all_in_district":
             bad = [i.get("district") for i in items if i.get("district") != want]
-            if bad or not items:
-                problems.append(f"items outside {want}: {bad}")
-            continue
+            out.append((key, None if items and not bad else f"items outside {want}: {bad}", None))
         elif key == "has_phone":
             has = any(i.get("phone") for i in items) or bool((p.get("policy") or {}).get("phone"))
-            if has != bool(want):
-                problems.append(f"has_phone {has}")
-            continue
+            out.append((key, None if has == bool(want) else f"has_phone {has}", None))
         elif key == "mentions":
-            missing = [w for w in want if w not in customs_text]
-            if missing:
-                problems.append(f"text lacks {missing}")
-            continue
+            missing = [w for w in want if w not in text]
+            out.append((key, f"text lacks {missing}" if missing else None, None))
         else:
-            problems.append(f"unknown expectation key {key}")
-            continue
-        if not _accepts(want, got):
-            problems.append(f"{key}: want {want}, got {got}")
-    return problems
+            out.append((key, f"unknown expectation key {key}", None))
+    return out
+
+
+def _outcome(label: str, kind: str, expect: dict, turn: Turn) -> Outcome:
+    o = Outcome(label, expect.get("task", "?"), kind, seconds=[turn.seconds])
+    for key, problem, pair in _checks(expect, turn):
+        o.fields[key] = problem is None
+        if problem:
+            o.problems.append(problem)
+            if pair and key in ("task", "category", "topic"):
+                o.confusions.append((key, *pair))
+    return o
 
 
 def load_cases(path: Path) -> tuple[list[dict], list[dict]]:
@@ -105,24 +113,31 @@ def load_cases(path: Path) -> tuple[list[dict], list[dict]]:
 
 def run_single(base_url: str, case: dict) -> Outcome:
     turn = send(base_url, f"eval-{uuid.uuid4().hex[:12]}", case["text"])
-    return Outcome(case["text"], case["expect"].get("task", "?"), check(case["expect"], turn), [turn.seconds])
+    return _outcome(case["text"], "single", case["expect"], turn)
 
 
-def run_dialogue(base_url: str, dialogue: dict) -> Outcome:
+def run_dialogue(base_url: str, dialogue: dict) -> list[Outcome]:
     sender = f"eval-{uuid.uuid4().hex[:12]}"
-    out = Outcome(dialogue["id"], "dialogue")
+    out = []
     for n, t in enumerate(dialogue["turns"], 1):
         turn = send(base_url, sender, t["user"])
-        out.seconds.append(turn.seconds)
-        out.problems += [f"turn {n} “{t['user']}”: {p}" for p in check(t["expect"], turn)]
+        out.append(_outcome(f"{dialogue['id']} #{n} “{t['user']}”", "turn", t["expect"], turn))
     return out
 
 
 def run(base_url: str, cases: list[dict], dialogues: list[dict], workers: int = 4) -> list[Outcome]:
     with ThreadPoolExecutor(workers) as pool:
         singles = list(pool.map(lambda c: run_single(base_url, c), cases))
-        dias = list(pool.map(lambda d: run_dialogue(base_url, d), dialogues))
-    return singles + dias
+        turns = [o for d in pool.map(lambda d: run_dialogue(base_url, d), dialogues) for o in d]
+    return singles + turns
+
+
+def summary(outcomes: list[Outcome]) -> dict[str, float]:
+    """Share fully correct: single cases, dialogue turns, all."""
+    def share(xs: list[Outcome]) -> float:
+        return sum(not o.problems for o in xs) / len(xs) if xs else 1.0
+    return {"single": share([o for o in outcomes if o.kind == "single"]),
+            "turns": share([o for o in outcomes if o.kind == "turn"]), "all": share(outcomes)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -133,35 +148,64 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def report(outcomes: list[Outcome], show: int = 40) -> str:
+    lines = ["task            pass/total  accuracy"]
     by_task: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
         by_task[o.task].append(o)
-    lines = ["task            pass/total  accuracy"]
     for task, outs in sorted(by_task.items()):
         ok = sum(not o.problems for o in outs)
         lines.append(f"{task:<15} {ok:>4}/{len(outs):<6} {ok / len(outs):7.1%}")
-    ok = sum(not o.problems for o in outcomes)
-    lines.append(f"{'ALL':<15} {ok:>4}/{len(outcomes):<6} {ok / max(1, len(outcomes)):7.1%}")
+    fields: dict[str, list[bool]] = defaultdict(list)
+    for o in outcomes:
+        for k, met in o.fields.items():
+            fields[k].append(met)
+    lines.append("\nfield           correct/total accuracy")
+    for k, vals in sorted(fields.items()):
+        lines.append(f"{k:<15} {sum(vals):>5}/{len(vals):<7} {sum(vals) / len(vals):7.1%}")
+    sm = summary(outcomes)
+    n_single = sum(o.kind == "single" for o in outcomes)
+    lines.append(f"\nfully correct: single {sm['single']:.1%} of {n_single}, dialogue turns {sm['turns']:.1%} "
+                 f"of {len(outcomes) - n_single}, all {sm['all']:.1%}")
     secs = [s * 1000 for o in outcomes for s in o.seconds]
     lines.append(f"latency per turn: p50 {statistics.median(secs):.0f} ms, p95 {percentile(secs, 95):.0f} ms")
+    confusions = Counter(c for o in outcomes for c in o.confusions)
+    if confusions:
+        lines.append("\nconfusions (field: wanted -> got, count):")
+        lines += [f"  {k}: {w} -> {g}  ×{n}" for (k, w, g), n in confusions.most_common(20)]
     failures = [o for o in outcomes if o.problems]
     if failures:
         lines.append(f"\nfailures ({len(failures)}, first {min(show, len(failures))}):")
-        for o in failures[:show]:
-            lines.append(f"- {o.label}: " + "; ".join(o.problems))
+        lines += [f"- {o.label}: " + "; ".join(o.problems) for o in failures[:show]]
     return "\n".join(lines)
+
+
+DEFAULT_FILES = [Path("tests/eval/dev_cases.yaml"), Path("tests/eval/cases.yaml")]
+
+
+def evaluate(base_url: str, files: list[Path], show: int) -> bool:
+    all_ok = True
+    for path in files:
+        cases, dialogues = load_cases(path)
+        outcomes = run(base_url, cases, dialogues)
+        print(f"=== {path} ===\n{report(outcomes, show)}\n", flush=True)
+        all_ok &= all(not o.problems for o in outcomes)
+    return all_ok
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bot.eval")
-    p.add_argument("cases", type=Path)
-    p.add_argument("--url", default="http://localhost:5005")
+    p.add_argument("files", type=Path, nargs="*", default=DEFAULT_FILES)
+    p.add_argument("--url", help="已在运行的机器人地址；不给则自己启动一个")
     p.add_argument("--show", type=int, default=40)
     args = p.parse_args(argv)
-    cases, dialogues = load_cases(args.cases)
-    outcomes = run(args.url, cases, dialogues)
-    print(report(outcomes, args.show))
-    return 0 if all(not o.problems for o in outcomes) else 1
+    if args.url:
+        return 0 if evaluate(args.url, args.files, args.show) else 1
+    from bot.launcher import VAR, ensure_catalog, ensure_model, free_port, serving
+
+    url = f"sqlite:///{VAR / 'eval.db'}"
+    ensure_catalog(url)
+    with serving(ensure_model(), free_port(), free_port(), url=url, log_dir=VAR / "logs") as servers:
+        return 0 if evaluate(servers.rasa_url, args.files, args.show) else 1
 
 
 if __name__ == "__main__":
