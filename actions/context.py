@@ -110,7 +110,7 @@ def wants_nearby(message: str) -> bool:
 def current_place(tracker: Tracker, regions: Regions, state: State) -> Place | None:
     """The place named now, else the one the conversation knows, else the channel's own."""
     return (mentioned_place(tracker, regions)
-            or (regions.place(state.region_code) if state.region_code else None)
+            or state.place(regions)
             or channel_place(tracker, regions))
 
 
@@ -201,6 +201,9 @@ class State:
     last_task: str | None
     last_items: list[str]
     policy_id: str | None
+
+    def place(self, regions: Regions) -> Place | None:
+        return regions.place(self.region_code) if self.region_code else None
 
     @classmethod
     def of(cls, tracker: Tracker) -> State:

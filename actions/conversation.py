@@ -42,7 +42,7 @@ class ActionFollowUp(CatalogAction):
         state = State.of(tracker)
         place = mentioned_place(tracker, regions)
         item = mentioned_item(tracker)
-        known = place or (regions.place(state.region_code) if state.region_code else None)
+        known = place or state.place(regions)
         if place is None and (problem := place_problem(text(tracker), regions)):
             task = state.last_task if state.last_task in ("find_service", "policy") else "find_service"
             return ask_place(Reply(task, category=state.category, topic=state.topic, item=state.item), problem), []
@@ -84,7 +84,7 @@ class ActionEmergency(CatalogAction):
         first = {"missing": "emergency_missing", "fire": "emergency_fire"}.get(kind, "emergency")
         tips = templates()["emergency_tips"]
         state = State.of(tracker)
-        place = regions.place(state.region_code) if state.region_code else None
+        place = state.place(regions)
         reply = Reply("emergency", place=place).say(t(first), tips.get(kind, tips["default"]))
         return reply, []
 
@@ -105,7 +105,7 @@ class ActionHandoff(CatalogAction):
 
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
-        place = regions.place(state.region_code) if state.region_code else None
+        place = state.place(regions)
         reply = Reply("handoff", place=place, category=state.category, topic=state.topic)
         reply.say(t("handoff", phones=templates()["hotline"]))
         reply.extra["handoff"] = True
@@ -119,7 +119,7 @@ class ActionChitchat(CatalogAction):
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         name = intent(tracker)
         state = State.of(tracker)
-        place = regions.place(state.region_code) if state.region_code else None
+        place = state.place(regions)
         reply = Reply("chitchat", place=place)
         reply.say(t(name if name in ("greet", "thank", "goodbye", "bot_challenge") else "capabilities"))
         if name in ("greet", "capabilities"):
@@ -135,7 +135,7 @@ class ActionOutOfScope(CatalogAction):
 
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
-        place = regions.place(state.region_code) if state.region_code else None
+        place = state.place(regions)
         reply = Reply("out_of_scope", place=place).say(t("out_of_scope", capabilities=t("capabilities")))
         reply.buttons = list(templates()["capability_buttons"])
         return reply, []
@@ -156,7 +156,7 @@ def _clarified_last_turn(tracker: Tracker) -> bool:
 
 def clarify(tracker: Tracker, session: Session, regions: Regions, state: State) -> tuple[Reply, list[EventType]]:
     """Two-stage fallback: the likeliest intents first, then the hotline and a person."""
-    place = regions.place(state.region_code) if state.region_code else None
+    place = state.place(regions)
     if state.last_task == "policy" and aspect(text(tracker)):  # "去哪里登记" after a policy
         return answer_policy_detail(tracker, session, regions, state)
     if state.last_task == "find_service" and state.last_items and (ordinal(text(tracker)) or aspect(text(tracker))):

@@ -103,7 +103,7 @@ def answer_policy_detail(
     tracker: Tracker, session: Session, regions: Regions, state: State,
 ) -> tuple[Reply, list[EventType]]:
     """One part of the last policy ("要带什么材料", "去哪办", "多久能批")."""
-    place = regions.place(state.region_code) if state.region_code else None
+    place = state.place(regions)
     pol = get_policy(session, regions, state.policy_id) if state.policy_id else None
     if pol is None:
         if state.topic and place:

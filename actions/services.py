@@ -142,7 +142,7 @@ def answer_point_detail(
     tracker: Tracker, session: Session, regions: Regions, state: State,
 ) -> tuple[Reply, list[EventType]]:
     """Details of the n-th point of the last list ("第二个电话多少")."""
-    place = regions.place(state.region_code) if state.region_code else None
+    place = state.place(regions)
     reply = Reply("find_service", category=state.category, place=place, item=state.item)
     if not state.last_items:
         return reply.say(t("no_last_items")), []
@@ -170,7 +170,7 @@ def _coordinate(tracker: Tracker, name: str) -> float | None:
 def answer_nearby(session: Session, regions: Regions, state: State, category: str | None, item: str | None,
                   point: tuple[float, float]) -> tuple[Reply, list[EventType]]:
     """The nearest points of a category to a point, by great-circle distance."""
-    place = regions.place(state.region_code) if state.region_code else None
+    place = state.place(regions)
     reply = Reply("find_service", category=category, place=place, item=item)
     if not category:
         reply.ask = "category"
@@ -198,6 +198,6 @@ class ActionNearby(CatalogAction):
         lat, lng = _coordinate(tracker, "lat"), _coordinate(tracker, "lng")
         point = (lat, lng) if lat is not None and lng is not None else channel_point(tracker)
         if point is None or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
-            place = regions.place(state.region_code) if state.region_code else None
+            place = state.place(regions)
             return Reply("find_service", category=state.category, place=place).say(t("bad_location")), []
         return answer_nearby(session, regions, state, state.category, state.item, point)
