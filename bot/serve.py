@@ -1,16 +1,21 @@
-"""`rasa run` with two fixes for speed that Rasa 3.6 lacks (found by profiling with py-spy):
+"""`rasa run` with what Rasa 3.6 lacks for this bot:
 
-1. Rasa validates every action-server response with `jsonschema.validate`, which re-checks the
-   schema itself on each call: 30 % of the server's CPU. We validate with one prebuilt validator.
-2. The SQL tracker store on SQLite commits with a full fsync per turn: in WAL mode
-   `synchronous=NORMAL` is safe against crashes of the process (a SIGKILL loses nothing) and
-   only a power cut can lose the last turns.
+1. Speed (found by profiling with py-spy): Rasa validates every action-server response with
+   `jsonschema.validate`, which re-checks the schema itself on each call: 30 % of the server's CPU.
+   We validate with one prebuilt validator.
+2. Speed: the SQL tracker store on SQLite commits with a full fsync per turn. In WAL mode
+   `synchronous=NORMAL` is safe against crashes of the process (a SIGKILL loses nothing); only a
+   power cut can lose the last turns.
+3. A failing action server never means silence: the call times out after ACTION_TIMEOUT seconds
+   (default 2.5, Rasa's is 300) and the user gets the hotline in a contract payload instead.
 
     python -m bot.serve run --model … (same arguments as `rasa run`)
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 import jsonschema
@@ -35,6 +40,36 @@ def _patch_action_validation() -> None:
     RemoteAction._validate_action_result = validate
 
 
+log = logging.getLogger(__name__)
+
+
+def _patch_action_failure() -> None:
+    import rasa.utils.endpoints
+    from rasa.core.actions import action as rasa_action
+    from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+    from rasa.shared.core.events import BotUttered
+
+    from bot.fallback import failure_message
+
+    timeout = float(os.environ.get("ACTION_TIMEOUT", "2.5"))
+    rasa.utils.endpoints.DEFAULT_REQUEST_TIMEOUT = timeout
+    rasa_action.DEFAULT_REQUEST_TIMEOUT = timeout
+    run = RemoteAction.run
+
+    async def run_or_apologize(self: RemoteAction, output_channel, nlg, tracker, domain):  # noqa: ANN001
+        try:
+            return await run(self, output_channel, nlg, tracker, domain)
+        except ActionExecutionRejection:
+            raise  # a form rejecting a message is dialogue, not failure
+        except Exception:  # noqa: BLE001 - whatever broke, the user hears the hotline
+            log.exception("action %s failed", self.name())
+            message = failure_message(tracker.latest_message.intent.get("name"), tracker.current_slot_values())
+            await output_channel.send_response(tracker.sender_id, message)
+            return [BotUttered(message["text"], data={"custom": message["custom"]})]
+
+    RemoteAction.run = run_or_apologize
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     if type(dbapi_conn).__module__.startswith("sqlite3"):
@@ -47,6 +82,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 def main() -> None:
     _patch_action_validation()
+    _patch_action_failure()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]

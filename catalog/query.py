@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.lexicon import load_regions
 from catalog.loader import haversine_km
 from catalog.models import Policy, Region, ServiceItem, ServicePoint
 
@@ -34,7 +35,20 @@ class Regions:
     """All regions in memory (a few dozen rows): lookups by code, name or alias."""
 
     def __init__(self, session: Session) -> None:
-        rows = list(session.scalars(select(Region)))
+        self._index(list(session.scalars(select(Region))))
+
+    @classmethod
+    def from_data(cls) -> Regions:
+        """The same lookups from catalog/data/regions.yaml, without a database."""
+        regions = cls.__new__(cls)
+        regions._index([
+            Region(code=r["code"], name=r["name"], level=r["level"], parent_code=r.get("parent"),
+                   aliases=list(r.get("aliases") or []), lat=r["lat"], lng=r["lng"])
+            for r in load_regions()
+        ])
+        return regions
+
+    def _index(self, rows: list[Region]) -> None:
         self._by_code = {r.code: r for r in rows}
         self._by_name: dict[str, str] = {}
         for r in rows:
