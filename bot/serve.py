@@ -6,7 +6,8 @@
 2. Speed: the SQL tracker store on SQLite commits with a full fsync per turn. In WAL mode
    `synchronous=NORMAL` is safe against crashes of the process (a SIGKILL loses nothing); only a
    power cut can lose the last turns.
-3. A failing action server never means silence: the call times out after ACTION_TIMEOUT seconds
+3. Hostile REST requests are refused before they reach the bot (bot/guard.py).
+4. A failing action server never means silence: the call times out after ACTION_TIMEOUT seconds
    (default 2.5, Rasa's is 300) and the user gets the hotline in a contract payload instead.
 
     python -m bot.serve run --model … (same arguments as `rasa run`)
@@ -70,6 +71,21 @@ def _patch_action_failure() -> None:
     RemoteAction.run = run_or_apologize
 
 
+def _patch_app() -> None:
+    import rasa.core.run
+
+    from bot import guard
+
+    configure = rasa.core.run.configure_app
+
+    def configure_guarded(*args, **kwargs):  # noqa: ANN002, ANN003
+        app = configure(*args, **kwargs)
+        guard.install(app)
+        return app
+
+    rasa.core.run.configure_app = configure_guarded
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     if type(dbapi_conn).__module__.startswith("sqlite3"):
@@ -83,6 +99,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 def main() -> None:
     _patch_action_validation()
     _patch_action_failure()
+    _patch_app()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]

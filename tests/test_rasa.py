@@ -55,3 +55,17 @@ def test_hostile_and_empty_messages_still_answer(bot_url: str) -> None:
     for message in ["", "   ", "<script>alert(1)</script>", "'; DROP TABLE events; --", "🙂" * 50, "1" * 300]:
         turn = send(bot_url, f"hostile-{abs(hash(message))}", message)
         assert turn.payload is not None and turn.payload["task"], message
+
+
+def test_rest_guard_refuses_before_the_bot(bot_url: str) -> None:
+    import requests
+
+    from bot.eval import send
+
+    long = send(bot_url, "guard-long", "江汉区助餐点" * 100)
+    assert long.payload["task"] == "out_of_scope" and "简短" in long.texts[0]
+    broken = requests.post(f"{bot_url}/webhooks/rest/webhook", data=b"{not json", timeout=5)
+    assert broken.status_code == 400 and "格式" in broken.json()["error"]
+    codes = [requests.post(f"{bot_url}/webhooks/rest/webhook", json={"sender": "guard-fast", "message": "你好"},
+                           timeout=10).status_code for _ in range(62)]
+    assert codes[0] == 200 and codes[-1] == 429
