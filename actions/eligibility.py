@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import CatalogAction
 from actions.catalog_api import CatalogUnavailable, open_catalog
-from actions.context import age, intent, keyword_value, mentioned_place, remember, text
+from actions.context import age, channel_place, intent, keyword_value, mentioned_place, remember, text
 from actions.replies import Reply, button, t, templates
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, matching_policies
@@ -41,7 +41,8 @@ class ValidateEligibilityForm(FormValidationAction):
                                   domain: dict[str, Any]) -> dict[str, Any]:
         try:
             with open_catalog() as (_session, regions):
-                place = mentioned_place(tracker, regions)
+                place = mentioned_place(tracker, regions) or (
+                    None if tracker.get_slot("region_code") else channel_place(tracker, regions))
         except CatalogUnavailable:
             return {}
         return {"region_code": place.code} if place else {}

@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     log("启动动作服务器和 Rasa 服务器…")
     with serving(model, rasa_port, action_port, log_dir=VAR / "logs") as servers:
         log(f"已就绪。对话接口：POST http://localhost:{rasa_port}/webhooks/rest/webhook")
+        log(f"社区触摸屏页面：http://localhost:{rasa_port}/webhooks/kiosk/?region=江汉区")
         sample = '{"sender": "me", "message": "江汉区有没有助餐点"}'
         log(f"试试：curl -s localhost:{rasa_port}/webhooks/rest/webhook -d '{sample}'")
         log(f"日志在 {VAR / 'logs'}；按 Ctrl-C 停止。")
