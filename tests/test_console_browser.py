@@ -139,3 +139,23 @@ def test_operator_assists_a_call_corrects_it_and_resolves_a_handover(driver, bot
     origins = d.execute_script(
         "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).origin))]")
     assert origins == [bot.rasa_url], f"everything from the bot's own address: {origins}"
+
+
+def test_policy_question_through_the_real_bot_shows_materials_and_source_clause(bot, tmp_path_factory) -> None:
+    """The API on the running bot: a policy question answered with materials, clause, quote and its context."""
+    url = bot_database(tmp_path_factory)
+    create_tables(url)
+    add_user("li", PASSWORD, url)
+    base = f"{bot.rasa_url}/webhooks/console/api"
+    s = requests.Session()
+    csrf = s.post(f"{base}/login", json={"username": "li", "password": PASSWORD}, timeout=10).json()["csrf"]
+    r = s.post(f"{base}/assist", json={"text": "江汉区高龄津贴要带什么材料"}, timeout=30,
+               headers={"X-CSRF-Token": csrf})
+    body = r.json()
+    u = body["understanding"]
+    assert (u["task"], u["topic"], u["district"]) == ("policy", "high_age_allowance", "江汉区")
+    assert u["intent"] and 0 < u["confidence"] <= 1
+    policy = body["policies"][0]
+    assert policy["materials"] and policy["source"]["clause"] and policy["source"]["document"]
+    assert policy["context"]["found"] and policy["context"]["quote"]
+    assert all(len(seg) <= 70 for seg in policy["sms"]["segments"])
