@@ -19,9 +19,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.console.models import create_tables
 from bot.console.service import add_user
+from bot.launcher import ROOT
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PASSWORD = "operator test password"
+REPORTS = ROOT / "reports"
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +121,8 @@ def test_operator_assists_a_call_corrects_it_and_resolves_a_handover(driver, bot
     d.find_element(By.ID, "requery-btn").click()
     wait(d, lambda: (t := texts(d, "#cards .card.service .district")) and all("江岸区" in x for x in t),
          what="cards of 江岸区")
+    REPORTS.mkdir(exist_ok=True)
+    d.save_screenshot(str(REPORTS / "console-assist.png"))
     d.find_element(By.ID, "mark-wrong").click()
     wait(d, lambda: "已记录纠错" in d.find_element(By.ID, "toast").text, what="the correction saved")
 
@@ -132,6 +136,7 @@ def test_operator_assists_a_call_corrects_it_and_resolves_a_handover(driver, bot
     assert "138****5678" in transcript and "13812345678" not in transcript
     d.find_element(By.ID, "claim-btn").click()
     wait(d, lambda: d.find_element(By.ID, "handoff-status").text == "由您处理中", what="the claim")
+    d.save_screenshot(str(REPORTS / "console-handoff.png"))
     d.find_element(By.ID, "resolve-btn").click()
     wait(d, lambda: not d.find_elements(By.CSS_SELECTOR, row), what="the conversation to leave the list")
     assert handoff_slot(bot, sender) is False
