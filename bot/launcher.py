@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     with serving(model, rasa_port, action_port, log_dir=VAR / "logs") as servers:
         log(f"已就绪。对话接口：POST http://localhost:{rasa_port}/webhooks/rest/webhook")
         log(f"社区触摸屏页面：http://localhost:{rasa_port}/webhooks/kiosk/?region=江汉区")
-        log(f"热线话务员控制台：http://localhost:{rasa_port}/webhooks/console/（先用 python -m bot.console add-user 名字 建账号）")
+        log(f"热线话务员控制台：http://localhost:{rasa_port}/webhooks/console/"
+            "（账号：.venv/bin/python -m bot.console add-user 名字）")
         sample = '{"sender": "me", "message": "江汉区有没有助餐点"}'
         log(f"试试：curl -s localhost:{rasa_port}/webhooks/rest/webhook -d '{sample}'")
         log(f"日志在 {VAR / 'logs'}；按 Ctrl-C 停止。")
