@@ -19,6 +19,7 @@ browser:
 	@scripts/install-browser.sh
 
 test: install browser
+	@.venv/bin/ruff check .
 	@$(PY) -m pytest
 
 lint: install
