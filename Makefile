@@ -3,7 +3,7 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install browser run train test lint validate eval bench
+.PHONY: install browser run train test lint validate eval crossval bench
 
 install:
 	@scripts/install.sh
@@ -34,6 +34,11 @@ validate: install
 CASES ?=
 eval: install
 	@$(PY) -m bot.eval $(CASES) $(if $(EVAL_URL),--url $(EVAL_URL))
+
+# NLU cross-validation (DIET alone, without the actions' rules): reports/nlu_cv/*.json
+crossval: install
+	@PYTHONPATH=. $(PY) -m rasa test nlu --nlu data --config config.yml --cross-validation --folds 3 --out var/nlu_cv
+	@mkdir -p reports/nlu_cv && cp var/nlu_cv/intent_report.json var/nlu_cv/RegexEntityExtractor_report.json reports/nlu_cv/
 
 bench: install
 	@$(PY) -m bot.bench
