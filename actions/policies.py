@@ -90,12 +90,14 @@ class ActionPolicy(CatalogAction):
         topic = name.removeprefix(POLICY_PREFIX) if name.startswith(POLICY_PREFIX) else state.topic
         topic = topic or "care_subsidy"
         item = mentioned_item(tracker)
-        if item and wants_rental(text(tracker)):  # "防滑洗澡椅哪里能借" is a rental, not a policy
+        needs = mentioned_needs(text(tracker))
+        if item and wants_rental(text(tracker)) and needs[:1] == ["find_equipment_rental"]:
+            # "防滑洗澡椅哪里能借" is a rental; "长护险能不能报租护理床的钱" stays a policy question
             return answer_service(session, regions, "equipment_rental", current_place(tracker, regions, state), item)
         if mentioned_place(tracker, regions) is None and (problem := place_problem(text(tracker), regions)):
             return ask_place(Reply("policy", topic=topic), problem), remember(topic=topic, last_task="policy")
         reply, events = answer_policy(session, regions, topic, current_place(tracker, regions, state))
-        reply.offer([n for n in mentioned_needs(text(tracker)) if n != f"{POLICY_PREFIX}{topic}"])
+        reply.offer([n for n in needs if n != f"{POLICY_PREFIX}{topic}"])
         return reply, events
 
 

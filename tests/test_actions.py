@@ -208,3 +208,9 @@ def test_two_needs_answer_the_first_and_offer_the_second() -> None:
 def test_renting_an_item_wins_over_the_service_words() -> None:
     payload, _, _, _ = run(ActionFindService(), make_tracker("老人洗澡站不稳 想租个坐便椅", "find_bathing", ["坐便椅"]))
     assert payload["category"] == "equipment_rental" and payload["item"] == "坐便椅"
+
+
+def test_a_policy_about_rental_stays_a_policy() -> None:
+    tracker = make_tracker("临沂长护险能报销租护理床的钱吗", "policy_ltc_insurance", [("临沂", "临沂"), "护理床"])
+    payload, _, _, _ = run(ActionPolicy(), tracker)
+    assert payload["task"] == "policy" and payload["topic"] == "ltc_insurance"
