@@ -25,7 +25,9 @@ from actions.context import (
     wants_rental,
 )
 from actions.replies import Reply, button, t, templates
+from catalog.freshness import is_stale
 from catalog.lexicon import load_taxonomy
+from catalog.models import as_date
 from catalog.query import Place, Regions, find_services, get_service, nearest_services, rental_policies
 
 LIMIT = 5
@@ -41,6 +43,9 @@ def point_lines(n: int, p: dict, head_key: str = "service_line") -> list[str]:
     for it in p.get("items") or []:
         lines.append(t("rental_line", item=it["name"], **{k: _num(it.get(k)) for k in
                                                             ("price_day", "price_month", "deposit")}))
+    if is_stale(p.get("last_verified")):  # older than CATALOG_STALE_DAYS: say when, suggest a call
+        d = as_date(p["last_verified"])
+        lines.append("   " + t("stale_note", year=d.year, month=d.month))
     return lines
 
 

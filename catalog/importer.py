@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from catalog.db import get_engine, session_scope
 from catalog.lexicon import DATA_DIR, SOURCES_DIR
-from catalog.loader import LINE, CatalogData, read_catalog
-from catalog.models import Base, CatalogMeta, Policy, Region, ServiceItem, ServicePoint, as_date
+from catalog.loader import CatalogData, read_catalog
+from catalog.models import (
+    CatalogChange,
+    CatalogImport,
+    CatalogMeta,
+    Policy,
+    Region,
+    ServiceItem,
+    ServicePoint,
+    as_date,
+    ensure_schema,
+)
 
 HASH_KEY = "data_hash"
 
@@ -45,7 +58,7 @@ def data_hash(data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> str
 def _clean(rec: dict) -> dict:
     """Drop loader bookkeeping (line numbers, file) from a record, recursively."""
     if isinstance(rec, dict):
-        return {k: _clean(v) for k, v in rec.items() if k not in (LINE, "__file__")}
+        return {k: _clean(v) for k, v in rec.items() if not (isinstance(k, str) and k.startswith("__"))}
     if isinstance(rec, list):
         return [_clean(v) for v in rec]
     return rec
@@ -76,20 +89,165 @@ def _policy(rec: dict) -> Policy:
         materials=rec.get("materials") or [], where=rec.get("where"),
         phone=str(rec["phone"]) if rec.get("phone") else None, guidance=rec.get("guidance") or [],
         covers_rental=bool(rec.get("covers_rental")), source=_clean(rec["source"]),
-        last_verified=as_date(rec.get("last_verified")),
+        last_verified=as_date(rec.get("last_verified")), end_date=as_date(rec.get("end_date")),
     )
+
+
+MODELS = {"service_points": (ServicePoint, _point), "policies": (Policy, _policy)}
+KIND_NAMES = {"service_points": "服务点", "policies": "政策"}
+
+
+def _iso(d) -> str | None:
+    return d.isoformat() if d else None
+
+
+def point_record(p: ServicePoint) -> dict:
+    """A stored point as the record dict the YAML files hold (the inverse of _point)."""
+    src = dict(p.source or {})
+    return {
+        "id": p.id, "category": p.category, "name": p.name, "district": p.district_code, "address": p.address,
+        "lat": p.lat, "lng": p.lng, "phone": p.phone, "hours": p.hours, "price": p.price,
+        "offers": list(p.offers or []), "serves": p.serves,
+        "items": [{"name": i.name, "price_day": i.price_day, "price_month": i.price_month, "deposit": i.deposit}
+                  for i in sorted(p.items, key=lambda i: i.position or 0)],
+        "verified": bool(p.verified), "last_verified": _iso(p.last_verified),
+        "source": src["label"] if set(src) == {"label"} else src,
+    }
+
+
+def policy_record(p: Policy) -> dict:
+    return {
+        "id": p.id, "topic": p.topic, "region": p.region_code, "title": p.title, "summary": p.summary,
+        "eligibility": list(p.eligibility or []), "conditions": dict(p.conditions or {}),
+        "steps": list(p.steps or []), "materials": list(p.materials or []), "where": p.where, "phone": p.phone,
+        "guidance": list(p.guidance or []), "covers_rental": bool(p.covers_rental), "source": dict(p.source or {}),
+        "last_verified": _iso(p.last_verified), "end_date": _iso(p.end_date),
+    }
+
+
+def record_of(kind: str, obj) -> dict:
+    return point_record(obj) if kind == "service_points" else policy_record(obj)
+
+
+def canonical(kind: str, rec: dict) -> dict:
+    """A validated record in the stored form, so that equal content compares equal."""
+    return record_of(kind, MODELS[kind][1](rec))
+
+
+def snapshot(session: Session, kind: str) -> dict[str, dict]:
+    model = MODELS[kind][0]
+    return {o.id: record_of(kind, o) for o in session.scalars(select(model))}
+
+
+@dataclass
+class Change:
+    kind: str
+    record_id: str
+    action: str  # add | change | remove
+    before: dict | None
+    after: dict | None
+
+
+def diff_records(
+    kind: str, current: dict[str, dict], incoming: list[dict], remove: set[str] = frozenset(),
+) -> list[Change]:
+    """What importing `incoming` (added or replaced by id) and removing `remove` would change."""
+    out = []
+    for rec in incoming:
+        after = canonical(kind, rec)
+        before = current.get(after["id"])
+        if before is None:
+            out.append(Change(kind, after["id"], "add", None, after))
+        elif before != after:
+            out.append(Change(kind, after["id"], "change", before, after))
+    for rid in sorted(remove):
+        if rid in current:
+            out.append(Change(kind, rid, "remove", current[rid], None))
+    return out
+
+
+def who(by: str | None = None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "unknown"
+
+
+def apply_changes(
+    session: Session, changes: list[Change], *, by: str | None, kind: str, source: str, sha256: str | None = None,
+    reverts: int | None = None,
+) -> CatalogImport:
+    """Write the changes and their history entry in the caller's transaction."""
+    for c in changes:
+        model, build = MODELS[c.kind]
+        old = session.get(model, c.record_id)
+        if old is not None:
+            session.delete(old)
+            session.flush()
+        if c.after is not None:
+            session.add(build(c.after))
+    entry = CatalogImport(
+        at=datetime.now().replace(microsecond=0), by=who(by), kind=kind, source=source, sha256=sha256,
+        added=sum(c.action == "add" for c in changes), changed=sum(c.action == "change" for c in changes),
+        removed=sum(c.action == "remove" for c in changes), reverts=reverts,
+        changes=[CatalogChange(kind=c.kind, record_id=c.record_id, action=c.action, before=c.before, after=c.after)
+                 for c in changes],
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass
+class RevertResult:
+    import_id: int | None
+    changes: list[Change] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+class RevertRefused(Exception):
+    pass
+
+
+def revert_import(import_id: int, by: str | None = None, url: str | None = None) -> RevertResult:
+    """Undo one import: every record it touched goes back to its content before. Refused when a later change
+    touched the same record (revert that one first) or the import was already reverted."""
+    ensure_schema(get_engine(url))
+    with session_scope(url) as s:
+        entry = s.get(CatalogImport, import_id)
+        if entry is None:
+            raise RevertRefused(f"没有编号为 {import_id} 的导入记录")
+        if entry.reverted_by:
+            raise RevertRefused(f"导入 {import_id} 已被第 {entry.reverted_by} 次操作撤销")
+        undo, conflicts = [], []
+        for c in entry.changes:
+            model = MODELS[c.kind][0]
+            obj = s.get(model, c.record_id)
+            now = record_of(c.kind, obj) if obj is not None else None
+            if now != c.after:
+                conflicts.append(f"{KIND_NAMES[c.kind]} {c.record_id} 在这次导入之后又被修改过")
+                continue
+            action = {"add": "remove", "remove": "add", "change": "change"}[c.action]
+            undo.append(Change(c.kind, c.record_id, action, c.after, c.before))
+        if conflicts:
+            raise RevertRefused("无法撤销：" + "；".join(conflicts) + "。请先撤销之后的导入。")
+        rev = apply_changes(s, undo, by=by, kind="revert", source=f"撤销导入 {import_id}", reverts=import_id)
+        entry.reverted_by = rev.id
+        return RevertResult(rev.id, undo)
 
 
 def import_catalog(
     url: str | None = None, data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR,
-    if_changed: bool = False,
+    if_changed: bool = False, by: str | None = None,
 ) -> ImportResult:
     """Validate everything, then replace the catalog's content in one transaction.
 
     Raises CatalogInvalid (and changes nothing) when any record is invalid.
     """
     digest = data_hash(data_dir, sources_dir)
-    Base.metadata.create_all(get_engine(url))
+    ensure_schema(get_engine(url))
     if if_changed:
         with session_scope(url) as s:
             meta = s.get(CatalogMeta, HASH_KEY)
@@ -99,6 +257,7 @@ def import_catalog(
     if data.errors:
         raise CatalogInvalid(data.errors)
     with session_scope(url) as s:
+        before = {kind: snapshot(s, kind) for kind in MODELS}
         for table in (ServiceItem, ServicePoint, Policy):
             s.execute(delete(table))
         # Regions are referenced by points and policies: update in place, children before parents' removal.
@@ -116,4 +275,17 @@ def import_catalog(
         s.add_all(_point(rec) for rec in data.service_points)
         s.add_all(_policy(rec) for rec in data.policies)
         s.merge(CatalogMeta(key=HASH_KEY, value=digest))
+        s.flush()
+        changes = []
+        for kind in MODELS:
+            after = snapshot(s, kind)
+            changes += diff_records(kind, before[kind], list(after.values()), set(before[kind]) - set(after))
+        if changes:  # history only: the records are already written
+            s.add(CatalogImport(
+                at=datetime.now().replace(microsecond=0), by=who(by), kind="full", source=str(data_dir),
+                sha256=digest, added=sum(c.action == "add" for c in changes),
+                changed=sum(c.action == "change" for c in changes),
+                removed=sum(c.action == "remove" for c in changes),
+                changes=[CatalogChange(kind=c.kind, record_id=c.record_id, action=c.action, before=c.before,
+                                       after=c.after) for c in changes]))
     return ImportResult(len(data.regions), len(data.service_points), len(data.policies))

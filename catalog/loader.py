@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -13,6 +15,8 @@ from catalog.lexicon import DATA_DIR, SOURCES_DIR, load_taxonomy
 
 PHONE_RE = re.compile(r"^(0\d{2,3}-\d{7,8}|1[3-9]\d{9}|\d{3,5})$")
 LINE = "__line__"
+LOC = "__loc__"  # records not from YAML (spreadsheet rows, feed rows): field -> "where" text for errors
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -52,6 +56,16 @@ class _Reader:
     def error(self, path: Path, line: int | None, message: str) -> None:
         self.out.errors.append(f"{self._rel(path)}:{line or 1}: {message}")
 
+    def rec_error(self, rec: dict, message: str, field: str | None = None, line: int | None = None) -> None:
+        """An error in one record: file:line for YAML, sheet/row/column (or feed/row/field) otherwise."""
+        loc = rec.get(LOC)
+        if loc is not None:
+            self.out.errors.append(f"{loc(field)}：{message}")
+        elif "__file__" not in rec:  # built in code (tests, revert): name the record
+            self.out.errors.append(f"记录 {rec.get('id')}：{message}")
+        else:
+            self.error(rec["__file__"], line or rec.get(LINE), message)
+
     def _rel(self, path: Path) -> str:
         try:
             return str(path.relative_to(self.data_dir.parent.parent))
@@ -89,32 +103,41 @@ class _Reader:
     def require(self, rec: dict, fields: tuple[str, ...]) -> bool:
         missing = [f for f in fields if rec.get(f) in (None, "", [])]
         for f in missing:
-            self.error(rec["__file__"], rec.get(LINE), f"缺少必填字段“{f}”")
+            self.rec_error(rec, f"缺少必填字段“{f}”", f)
         return not missing
+
+    def check_dates(self, rec: dict, fields: tuple[str, ...]) -> None:
+        for f in fields:
+            v = rec.get(f)
+            if v is None or isinstance(v, date):
+                continue
+            try:
+                ok = bool(DATE_RE.match(str(v))) and date.fromisoformat(str(v)) is not None
+            except ValueError:
+                ok = False
+            if not ok:
+                self.rec_error(rec, f"日期格式不对：{v}（应如 2026-11-25）", f)
+                rec[f] = None
 
     def check_source(self, rec: dict, required_quote: bool) -> None:
         src = rec.get("source")
-        where = (rec["__file__"], rec.get(LINE))
         if src == "示例数据" and not required_quote:
             return
         if not isinstance(src, dict):
-            self.error(*where, "缺少来源（source）：政策须注明文件、条款和原文引用")
+            self.rec_error(rec, "缺少来源（source）：政策须注明文件、条款和原文引用", "source")
             return
         for f in ("file", "document", "clause", "quote"):
             if not src.get(f):
-                self.error(where[0], src.get(LINE), f"来源缺少“{f}”")
+                self.rec_error(rec, f"来源缺少“{f}”", f"source.{f}", src.get(LINE))
         if src.get("file") and src.get("quote"):
             text = self.source_text(str(src["file"]))
             if text is None:
-                self.error(where[0], src.get(LINE), f"来源文件不存在：catalog/sources/{src['file']}")
+                self.rec_error(rec, f"来源文件不存在：catalog/sources/{src['file']}", "source.file", src.get(LINE))
             elif normalize_space(str(src["quote"])) not in text:
-                self.error(where[0], src.get(LINE), f"引用原文在 {src['file']} 中找不到（须逐字摘录）")
+                self.rec_error(rec, f"引用原文在 {src['file']} 中找不到（须逐字摘录）", "source.quote", src.get(LINE))
 
 
-def read_catalog(data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> CatalogData:
-    """Load every file under data_dir; the result lists all problems found (nothing is partial)."""
-    r = _Reader(data_dir, sources_dir)
-    tax = load_taxonomy(data_dir)
+def _read_regions(r: _Reader, data_dir: Path) -> dict[str, dict]:
     regions: dict[str, dict] = {}
     names: dict[str, str] = {}
     path = data_dir / "regions.yaml"
@@ -137,61 +160,122 @@ def read_catalog(data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> 
                 r.error(path, rec[LINE], f"名称或别名“{n}”与 {names[n]} 重复")
             names[n] = rec["code"]
         regions[rec["code"]] = rec
-    r.out.regions = list(regions.values())
+    return regions
 
-    seen: dict[str, str] = {}
 
-    def check_id(rec: dict) -> None:
+class _Checker:
+    """The checks every service point and policy passes, wherever it comes from."""
+
+    def __init__(self, r: _Reader, regions: dict[str, dict], data_dir: Path) -> None:
+        self.r, self.regions, self.tax = r, regions, load_taxonomy(data_dir)
+        self.seen: dict[str, str] = {}
+
+    def _where(self, rec: dict) -> str:
+        if rec.get(LOC) is not None:
+            return rec[LOC](None)
+        if "__file__" not in rec:
+            return f"记录 {rec.get('id')}"
+        return f"{self.r._rel(rec['__file__'])}:{rec.get(LINE)}"
+
+    def check_id(self, rec: dict) -> None:
         rid = str(rec.get("id"))
-        if rid in seen:
-            r.error(rec["__file__"], rec.get(LINE), f"重复的编号 id：{rid}（首次出现在 {seen[rid]}）")
-        seen[rid] = f"{r._rel(rec['__file__'])}:{rec.get(LINE)}"
+        if rid in self.seen:
+            self.r.rec_error(rec, f"重复的编号 id：{rid}（首次出现在 {self.seen[rid]}）", "id")
+        self.seen[rid] = self._where(rec)
 
-    for path in sorted((data_dir / "services").glob("*.yaml")):
-        for rec in r.records(path, "service_points"):
-            where = (path, rec[LINE])
-            if not r.require(rec, ("id", "category", "name", "district", "address", "lat", "lng")):
-                continue
-            check_id(rec)
-            rec["district"] = str(rec["district"])
-            if rec["category"] not in tax.categories:
-                r.error(*where, f"未知的服务类别代码：{rec['category']}")
-            region = regions.get(rec["district"])
-            if region is None or region["level"] != "district":
-                r.error(*where, f"未知的区县代码：{rec['district']}")
+    def point(self, rec: dict) -> bool:
+        r, tax = self.r, self.tax
+        if not r.require(rec, ("id", "category", "name", "district", "address", "lat", "lng")):
+            return False
+        self.check_id(rec)
+        rec["id"] = str(rec["id"])
+        rec["district"] = str(rec["district"])
+        if rec["category"] not in tax.categories:
+            r.rec_error(rec, f"未知的服务类别代码：{rec['category']}", "category")
+        region = self.regions.get(rec["district"])
+        if region is None or region["level"] != "district":
+            r.rec_error(rec, f"未知的区县代码：{rec['district']}", "district")
+        else:
+            try:
+                dist = haversine_km(float(rec["lat"]), float(rec["lng"]), region["lat"], region["lng"])
+            except (TypeError, ValueError):
+                r.rec_error(rec, "经纬度应为数字", "lat")
             else:
-                try:
-                    dist = haversine_km(float(rec["lat"]), float(rec["lng"]), region["lat"], region["lng"])
-                except (TypeError, ValueError):
-                    r.error(*where, "经纬度应为数字")
-                else:
-                    if dist > float(region.get("radius_km") or 40):
-                        r.error(*where, f"坐标不在{region['name']}范围内（距中心 {dist:.1f} 公里）")
-            phone = rec.get("phone")
-            if phone is not None and not PHONE_RE.match(str(phone)):
-                r.error(*where, f"电话号码格式不对：{phone}（应如 027-12345678、13912345678 或 12345）")
-            for item in rec.get("items") or []:
-                if not isinstance(item, dict) or item.get("name") not in tax.items:
-                    r.error(path, item.get(LINE) if isinstance(item, dict) else rec[LINE],
-                            f"未知的辅具名称：{item.get('name') if isinstance(item, dict) else item}")
-            if rec.get("verified") and rec.get("source") == "示例数据":
-                r.error(*where, "示例数据不能标记为已核实（verified: true）")
-            r.check_source(rec, required_quote=bool(rec.get("verified")))
-            r.out.service_points.append(rec)
+                if dist > float(region.get("radius_km") or 40):
+                    r.rec_error(rec, f"坐标不在{region['name']}范围内（距中心 {dist:.1f} 公里）", "lat")
+        phone = rec.get("phone")
+        if phone is not None and not PHONE_RE.match(str(phone)):
+            r.rec_error(rec, f"电话号码格式不对：{phone}（应如 027-12345678、13912345678 或 12345）", "phone")
+        for item in rec.get("items") or []:
+            if not isinstance(item, dict) or item.get("name") not in tax.items:
+                r.rec_error(rec, f"未知的辅具名称：{item.get('name') if isinstance(item, dict) else item}", "items",
+                            item.get(LINE) if isinstance(item, dict) else None)
+            else:
+                for k in ("price_day", "price_month", "deposit"):
+                    if item.get(k) is not None and not isinstance(item[k], int | float):
+                        r.rec_error(rec, f"辅具“{item['name']}”的价格应为数字：{item[k]}", "items")
+        if rec.get("verified") and rec.get("source") == "示例数据":
+            r.rec_error(rec, "示例数据不能标记为已核实（verified: true）", "verified")
+        r.check_dates(rec, ("last_verified",))
+        r.check_source(rec, required_quote=bool(rec.get("verified")))
+        return True
 
+    def policy(self, rec: dict) -> bool:
+        r, tax = self.r, self.tax
+        if not r.require(rec, ("id", "topic", "region", "title", "summary")):
+            return False
+        self.check_id(rec)
+        rec["id"] = str(rec["id"])
+        rec["region"] = str(rec["region"])
+        if rec["topic"] not in tax.topics:
+            r.rec_error(rec, f"未知的政策主题代码：{rec['topic']}", "topic")
+        if rec["region"] not in self.regions:
+            r.rec_error(rec, f"未知的行政区划代码：{rec['region']}", "region")
+        if rec.get("phone") is not None and not PHONE_RE.match(str(rec["phone"])):
+            r.rec_error(rec, f"电话号码格式不对：{rec['phone']}", "phone")
+        r.check_dates(rec, ("last_verified", "end_date"))
+        r.check_source(rec, required_quote=True)
+        return True
+
+
+def read_catalog(data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> CatalogData:
+    """Load every file under data_dir; the result lists all problems found (nothing is partial)."""
+    r = _Reader(data_dir, sources_dir)
+    regions = _read_regions(r, data_dir)
+    r.out.regions = list(regions.values())
+    check = _Checker(r, regions, data_dir)
+    for path in sorted((data_dir / "services").glob("*.yaml")):
+        r.out.service_points += [rec for rec in r.records(path, "service_points") if check.point(rec)]
     for path in sorted((data_dir / "policies").glob("*.yaml")):
-        for rec in r.records(path, "policies"):
-            where = (path, rec[LINE])
-            if not r.require(rec, ("id", "topic", "region", "title", "summary")):
-                continue
-            check_id(rec)
-            rec["region"] = str(rec["region"])
-            if rec["topic"] not in tax.topics:
-                r.error(*where, f"未知的政策主题代码：{rec['topic']}")
-            if rec["region"] not in regions:
-                r.error(*where, f"未知的行政区划代码：{rec['region']}")
-            if rec.get("phone") is not None and not PHONE_RE.match(str(rec["phone"])):
-                r.error(*where, f"电话号码格式不对：{rec['phone']}")
-            r.check_source(rec, required_quote=True)
-            r.out.policies.append(rec)
+        r.out.policies += [rec for rec in r.records(path, "policies") if check.policy(rec)]
     return r.out
+
+
+KINDS = ("service_points", "policies")
+
+
+def validate_records(
+    kind: str, records: list[dict], data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR,
+) -> CatalogData:
+    """Check records of one kind (service_points or policies) read from anywhere: a spreadsheet, a single
+    YAML file or a feed. Each record carries LOC (a function field -> place text) or __file__/LINE."""
+    r = _Reader(data_dir, sources_dir)
+    regions = _read_regions(r, data_dir)
+    check = _Checker(r, regions, data_dir)
+    fn: Callable[[dict], bool] = check.point if kind == "service_points" else check.policy
+    setattr(r.out, kind, [rec for rec in records if fn(rec)])
+    return r.out
+
+
+def read_yaml_records(path: Path, data_dir: Path = DATA_DIR) -> tuple[str | None, list[dict], list[str]]:
+    """One YAML file of the foundation's shape: (kind, records, read errors)."""
+    r = _Reader(data_dir, SOURCES_DIR)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        doc = None
+    kind = next((k for k in KINDS if isinstance(doc, dict) and k in doc), None)
+    if kind is None:
+        return None, [], [f"{path}:1: 文件应以“service_points:”或“policies:”开头，后面是记录列表"]
+    recs = r.records(path, kind)
+    return kind, recs, r.out.errors

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, inspect, text
 from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.sql.schema import Column
 
@@ -79,12 +79,61 @@ class Policy(Base):
     covers_rental = Column(Boolean, nullable=False, default=False)
     source = Column(JSON, nullable=False)
     last_verified = Column(Date, nullable=True)
+    end_date = Column(Date, nullable=True)  # only where the source document states one; past it, not offered
 
 
 class CatalogMeta(Base):
     __tablename__ = "catalog_meta"
     key = Column(String(64), primary_key=True)
     value = Column(Text, nullable=False)
+
+
+class CatalogImport(Base):
+    """One change to the catalog: a file import, a feed sync, a full data import or a revert."""
+
+    __tablename__ = "catalog_import"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    at = Column(DateTime, nullable=False)
+    by = Column(String(64), nullable=False)
+    kind = Column(String(16), nullable=False)  # full | file | feed | revert
+    source = Column(String(512), nullable=False)  # file path, feed name or data directory
+    sha256 = Column(String(64), nullable=True)
+    added = Column(Integer, nullable=False, default=0)
+    changed = Column(Integer, nullable=False, default=0)
+    removed = Column(Integer, nullable=False, default=0)
+    reverts = Column(Integer, ForeignKey("catalog_import.id"), nullable=True)
+    reverted_by = Column(Integer, nullable=True)
+    changes = relationship("CatalogChange", cascade="all, delete-orphan", order_by="CatalogChange.id",
+                           lazy="selectin")
+
+
+class CatalogChange(Base):
+    """One record's change in an import: its content before and after (None when added or removed)."""
+
+    __tablename__ = "catalog_change"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    import_id = Column(Integer, ForeignKey("catalog_import.id"), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)  # service_point | policy
+    record_id = Column(String(64), nullable=False, index=True)
+    action = Column(String(8), nullable=False)  # add | change | remove
+    before = Column(JSON, nullable=True)
+    after = Column(JSON, nullable=True)
+
+
+# Columns added after a table first shipped: created on databases that predate them.
+_ADDED_COLUMNS = {"catalog_policy": {"end_date": "DATE"}}
+
+
+def ensure_schema(engine) -> None:
+    """Create missing tables and add columns introduced since a database was created."""
+    Base.metadata.create_all(engine)
+    insp = inspect(engine)
+    for table, cols in _ADDED_COLUMNS.items():
+        have = {c["name"] for c in insp.get_columns(table)}
+        for name, sqltype in cols.items():
+            if name not in have:
+                with engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}"))
 
 
 def as_date(value: object) -> date | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from catalog.lexicon import load_regions
@@ -186,13 +187,18 @@ def get_service(session: Session, regions: Regions, point_id: str) -> dict | Non
     return point_dict(p, regions) if p else None
 
 
+def _in_force():
+    """Policies with no known end date, or whose end date has not passed: the only ones offered."""
+    return or_(Policy.end_date.is_(None), Policy.end_date >= date.today())
+
+
 def policies_for(session: Session, regions: Regions, topic: str, region_code: str | None) -> list[dict]:
     """The most local policies on a topic: the district's, else the city's, else the province's."""
     if not region_code:
         return []
     for code in regions.chain(region_code):
         rows = list(session.scalars(
-            select(Policy).where(Policy.topic == topic, Policy.region_code == code).order_by(Policy.id)
+            select(Policy).where(Policy.topic == topic, Policy.region_code == code, _in_force()).order_by(Policy.id)
         ))
         if rows:
             return [policy_dict(p, regions) for p in rows]
@@ -205,7 +211,8 @@ def rental_policies(session: Session, regions: Regions, region_code: str | None)
         return []
     codes = regions.chain(region_code)
     rows = session.scalars(
-        select(Policy).where(Policy.covers_rental.is_(True), Policy.region_code.in_(codes)).order_by(Policy.id)
+        select(Policy).where(Policy.covers_rental.is_(True), Policy.region_code.in_(codes), _in_force())
+        .order_by(Policy.id)
     )
     return [policy_dict(p, regions) for p in rows]
 

@@ -1,0 +1,74 @@
+"""Freshness: the stale list, the bot's 信息核实于 note, and policies past their end date not offered."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from catalog.__main__ import main
+from catalog.db import session_scope
+from catalog.freshness import is_stale, stale_entries
+from catalog.importer import import_catalog, snapshot
+from catalog.query import Regions, rental_policies
+from catalog.sheets import FileRecords, import_records
+
+
+@pytest.fixture()
+def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    u = f"sqlite:///{tmp_path / 'c.db'}"
+    import_catalog(u)
+    monkeypatch.setenv("DATABASE_URL", u)
+    return u
+
+
+def test_is_stale_uses_the_configured_age(monkeypatch: pytest.MonkeyPatch) -> None:
+    today = date(2026, 11, 25)
+    monkeypatch.setenv("CATALOG_STALE_DAYS", "30")
+    assert is_stale("2026-10-01", today=today) and not is_stale("2026-11-01", today=today)
+    assert not is_stale(None, today=today)
+    monkeypatch.delenv("CATALOG_STALE_DAYS")
+    assert not is_stale("2026-01-01", today=today) and is_stale("2025-11-01", today=today)  # default 365
+
+
+def test_stale_lists_by_district_and_category_with_csv(url: str, tmp_path: Path, capsys) -> None:
+    rows = stale_entries(10, url, today=date(2026, 11, 25))
+    assert rows and {r["last_verified"] for r in rows} == {"2026-11-01"}  # demo points; policies are 11-25
+    assert rows == sorted(rows, key=lambda r: (r["district"], r["kind"], r["category"], r["id"]))
+    assert stale_entries(10000, url, today=date(2026, 11, 25)) == []
+    out_csv = tmp_path / "stale.csv"
+    assert main(["stale", "--days", "0", "--csv", str(out_csv)]) == 0
+    out = capsys.readouterr().out
+    assert "未核实的条目" in out and "【江汉区】老年助餐" in out
+    with out_csv.open(encoding="utf-8-sig") as fh:
+        table = list(csv.reader(fh))
+    assert table[0][:3] == ["地区", "类别/主题", "类型"] and len(table) > 1
+
+
+def test_policy_past_its_end_date_is_not_offered(url: str) -> None:
+    with session_scope(url) as s:
+        rec = snapshot(s, "policies")["wuhan-care-subsidy-rental"]
+        assert rental_policies(s, Regions(s), "420103")
+    # test data in a temporary database: the same policy with an end date in the past
+    got = FileRecords("policies", [{**rec, "end_date": "2020-01-01"}])
+    import_records(got, source="test", sha256="0", url=url)
+    with session_scope(url) as s:
+        assert "wuhan-care-subsidy-rental" not in {p["id"] for p in rental_policies(s, Regions(s), "420103")}
+    import_records(FileRecords("policies", [{**rec, "end_date": "2999-12-31"}]), source="test", sha256="0", url=url)
+    with session_scope(url) as s:
+        assert "wuhan-care-subsidy-rental" in {p["id"] for p in rental_policies(s, Regions(s), "420103")}
+
+
+def test_bot_says_when_an_old_entry_was_verified(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from actions.services import ActionFindService
+    from tests.test_actions import make_tracker, run
+
+    monkeypatch.setenv("CATALOG_STALE_DAYS", "0")  # every dated entry counts as old
+    payload, text, _, _ = run(ActionFindService(), make_tracker("江汉区有助餐点吗", "find_meal", ["江汉区"]))
+    d = date.fromisoformat(payload["items"][0]["last_verified"])
+    assert f"信息核实于{d.year}年{d.month}月，建议先电话确认" in text
+    monkeypatch.setenv("CATALOG_STALE_DAYS", "100000")
+    _, text, _, _ = run(ActionFindService(), make_tracker("江汉区有助餐点吗", "find_meal", ["江汉区"]))
+    assert "信息核实于" not in text
