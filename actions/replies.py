@@ -88,7 +88,7 @@ class Reply:
 
 
 def _extra_item_fields(item: dict) -> dict:
-    keys = ("lat", "lng", "distance_km", "items", "offers", "city", "province", "last_verified")
+    keys = ("lat", "lng", "approximate", "distance_km", "items", "offers", "city", "province", "last_verified")
     return {k: item[k] for k in keys if item.get(k) not in (None, [])}
 
 

@@ -39,7 +39,8 @@ def point_lines(n: int, p: dict, head_key: str = "service_line") -> list[str]:
     lines = [t(head_key, n=n, name=p["name"], demo=demo)]
     for key, tpl in fields.items():
         if p.get(key) not in (None, ""):
-            lines.append("   " + tpl.format(value=p[key]))
+            approx = t("approximate_note") if key == "distance_km" and p.get("approximate") else ""
+            lines.append("   " + tpl.format(value=p[key]) + approx)
     for it in p.get("items") or []:
         lines.append(t("rental_line", item=it["name"], **{k: _num(it.get(k)) for k in
                                                             ("price_day", "price_month", "deposit")}))

@@ -69,6 +69,7 @@ def _point(rec: dict) -> ServicePoint:
     return ServicePoint(
         id=str(rec["id"]), category=rec["category"], name=rec["name"], district_code=rec["district"],
         address=rec["address"], lat=float(rec["lat"]), lng=float(rec["lng"]),
+        approximate=bool(rec.get("approximate")),
         phone=str(rec["phone"]) if rec.get("phone") else None, hours=rec.get("hours"),
         price=rec.get("price"), offers=rec.get("offers") or [], serves=rec.get("serves"),
         verified=bool(rec.get("verified")), last_verified=as_date(rec.get("last_verified")),

@@ -185,7 +185,14 @@ class _Checker:
 
     def point(self, rec: dict) -> bool:
         r, tax = self.r, self.tax
-        if not r.require(rec, ("id", "category", "name", "district", "address", "lat", "lng")):
+        if not r.require(rec, ("id", "category", "name", "district", "address")):
+            return False
+        if rec.get("lat") in (None, "") and rec.get("lng") in (None, ""):
+            # No coordinates: the district's centre, marked approximate (sorted after exact ones).
+            region = self.regions.get(str(rec["district"]))
+            if region is not None:
+                rec["lat"], rec["lng"], rec["approximate"] = region["lat"], region["lng"], True
+        elif not r.require(rec, ("lat", "lng")):
             return False
         self.check_id(rec)
         rec["id"] = str(rec["id"])

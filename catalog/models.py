@@ -38,6 +38,7 @@ class ServicePoint(Base):
     address = Column(String(256), nullable=False)
     lat = Column(Float, nullable=False)
     lng = Column(Float, nullable=False)
+    approximate = Column(Boolean, nullable=False, default=False)  # lat/lng are the district's centre
     phone = Column(String(32), nullable=True)
     hours = Column(String(128), nullable=True)
     price = Column(String(256), nullable=True)
@@ -121,7 +122,8 @@ class CatalogChange(Base):
 
 
 # Columns added after a table first shipped: created on databases that predate them.
-_ADDED_COLUMNS = {"catalog_policy": {"end_date": "DATE"}}
+_ADDED_COLUMNS = {"catalog_policy": {"end_date": "DATE"},
+                  "catalog_service_point": {"approximate": "BOOLEAN NOT NULL DEFAULT FALSE"}}
 
 
 def ensure_schema(engine) -> None:

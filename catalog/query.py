@@ -105,7 +105,8 @@ def point_dict(p: ServicePoint, regions: Regions, distance_km: float | None = No
         "id": p.id, "name": p.name, "category": p.category,
         "province": place.province if place else None, "city": place.city if place else None,
         "district": place.district if place else None,
-        "address": p.address, "lat": p.lat, "lng": p.lng, "phone": p.phone, "hours": p.hours,
+        "address": p.address, "lat": p.lat, "lng": p.lng, "approximate": bool(p.approximate),
+        "phone": p.phone, "hours": p.hours,
         "price": p.price, "offers": list(p.offers or []), "serves": p.serves,
         "items": [
             {"name": i.name, "price_day": i.price_day, "price_month": i.price_month, "deposit": i.deposit}
@@ -176,9 +177,9 @@ def nearest_services(
     session: Session, regions: Regions, lat: float, lng: float, category: str | None = None,
     item: str | None = None, limit: int = 5,
 ) -> list[dict]:
-    """The k nearest points by great-circle distance."""
+    """The k nearest points by great-circle distance; points with only approximate coordinates come last."""
     rows = [(haversine_km(lat, lng, p.lat, p.lng), p) for p in session.scalars(_point_query(category, item))]
-    rows.sort(key=lambda t: (t[0], t[1].id))
+    rows.sort(key=lambda t: (bool(t[1].approximate), t[0], t[1].id))  # approximate places after exact ones
     return [point_dict(p, regions, d) for d, p in rows[:limit]]
 
 
