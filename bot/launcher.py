@@ -121,6 +121,7 @@ class Servers:
     action_url: str
     token: str
     procs: list[subprocess.Popen]
+    database_url: str
 
     def stop(self) -> None:
         for p in self.procs:
@@ -188,7 +189,7 @@ def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: st
          f"http://localhost:{rasa_port}"],
         cwd=ROOT, env=env, start_new_session=True, stdout=out("rasa"), stderr=subprocess.STDOUT,
     )
-    servers = Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", token, [actions, rasa])
+    servers = Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", token, [actions, rasa], url)
     try:
         _wait(lambda: requests.get(f"{servers.action_url}/health", timeout=2).ok, "动作服务器", servers.procs, timeout)
         _wait(lambda: requests.get(f"{servers.rasa_url}/status", params={"token": token}, timeout=2)

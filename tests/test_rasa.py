@@ -69,3 +69,17 @@ def test_rest_guard_refuses_before_the_bot(bot_url: str) -> None:
     codes = [requests.post(f"{bot_url}/webhooks/rest/webhook", json={"sender": "guard-fast", "message": "你好"},
                            timeout=10).status_code for _ in range(62)]
     assert codes[0] == 200 and codes[-1] == 429
+
+
+def test_running_bot_answers_a_newly_imported_point(bot, tmp_path: Path) -> None:
+    """Staff import a sheet while the bot runs: the next question finds the new point, no restart."""
+    from bot.eval import send
+    from catalog.sheets import import_file
+
+    sheet = tmp_path / "新增.csv"
+    sheet.write_text("编号,服务类别,名称,区县,地址,电话,来源\n"
+                     "staff-420117-meal-9,meal,测试新开长者食堂,新洲区,武汉市新洲区某社区,027-01111111,示例数据\n",
+                     encoding="utf-8")
+    import_file(sheet, by="test", url=bot.database_url)
+    turn = send(bot.rasa_url, "no-restart", "新洲区有没有老年食堂")
+    assert "测试新开长者食堂" in [i["name"] for i in turn.payload["items"]] or "测试新开长者食堂" in turn.texts[0]
