@@ -3,7 +3,7 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install browser run train test lint validate eval crossval bench
+.PHONY: install browser run train test lint validate eval crossval fuzz bench
 
 install:
 	@scripts/install.sh
@@ -39,6 +39,10 @@ eval: install
 crossval: install
 	@PYTHONPATH=. $(PY) -m rasa test nlu --nlu data --config config.yml --cross-validation --folds 3 --out var/nlu_cv
 	@mkdir -p reports/nlu_cv && cp var/nlu_cv/intent_report.json var/nlu_cv/RegexEntityExtractor_report.json reports/nlu_cv/
+
+# Hostile input through REST and WeChat (loopback, bounded): reports/fuzz.json
+fuzz: install
+	@$(PY) -m bot.fuzz --count 10000
 
 bench: install
 	@$(PY) -m bot.bench

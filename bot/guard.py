@@ -1,15 +1,20 @@
 """Refuse hostile or runaway REST requests before they reach the bot (Sanic middleware).
 
 Too long a message gets a polite "请说得简短一些" in the contract; a sender sending faster than
-REST_RATE_PER_MIN gets "请稍等"; malformed bodies get 400 with a plain-Chinese reason.
+REST_RATE_PER_MIN gets "请稍等"; Rasa's internal commands (/restart, /session_start, /back) are not
+for users and get the out-of-scope answer; malformed bodies get 400 with a plain-Chinese reason.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import defaultdict, deque
+from functools import lru_cache
+from pathlib import Path
 
+import yaml
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
@@ -17,6 +22,19 @@ from sanic.response import HTTPResponse, json
 from actions.replies import Reply, t
 
 REST_PATH = "/webhooks/rest/webhook"
+DOMAIN = Path(__file__).with_name("domain.yml")
+
+
+@lru_cache(maxsize=1)
+def domain_intents() -> frozenset[str]:
+    """Intents a "/intent{…}" message may name: the bot's own, not Rasa's internal /restart, /back, …"""
+    intents = yaml.safe_load(DOMAIN.read_text(encoding="utf-8"))["intents"]
+    return frozenset(i if isinstance(i, str) else next(iter(i)) for i in intents)
+
+
+def internal_command(message: str) -> bool:
+    m = re.match(r"/([A-Za-z_]+)", message)
+    return bool(m) and m.group(1) not in domain_intents()
 
 
 def _reply(sender: str, text: str, status: int = 200) -> HTTPResponse:
@@ -54,6 +72,8 @@ class RestGuard:
         sender = body.get("sender") or "default"
         if not isinstance(sender, str) or len(sender) > 128:
             return json({"error": "sender 应为不超过 128 个字符的字符串"}, status=400)
+        if internal_command(body.get("message") or ""):
+            return _reply(sender, t("out_of_scope", capabilities=t("capabilities")))
         if len(body.get("message") or "") > self.max_chars:
             return _reply(sender, t("too_long", limit=self.max_chars))
         if not self.allow(sender, time.monotonic()):

@@ -161,13 +161,14 @@ def free_port() -> int:
 
 @contextmanager
 def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: str | None = None,
-            log_dir: Path | None = None, timeout: float = 120) -> Iterator[Servers]:
+            log_dir: Path | None = None, timeout: float = 120,
+            extra_env: dict[str, str] | None = None) -> Iterator[Servers]:
     """Start the action server and Rasa, wait until both answer, stop them on exit."""
     for port in (rasa_port, action_port):
         if not port_free(port):
             raise RuntimeError(f"端口 {port} 已被占用：请先停止占用它的程序，或用 RASA_PORT / ACTION_PORT 换一个端口")
     url = url or database_url()
-    env = base_env()
+    env = base_env() | (extra_env or {})
     env["DATABASE_URL"] = url
     token = api_token()
     endpoints = write_endpoints(action_port, url)

@@ -62,6 +62,9 @@ def test_rest_guard_refuses_before_the_bot(bot_url: str) -> None:
 
     from bot.eval import send
 
+    for command in ("/restart", "/session_start", "/back"):
+        turn = send(bot_url, "guard-command", command)
+        assert turn.payload["task"] == "out_of_scope", command
     long = send(bot_url, "guard-long", "江汉区助餐点" * 100)
     assert long.payload["task"] == "out_of_scope" and "简短" in long.texts[0]
     broken = requests.post(f"{bot_url}/webhooks/rest/webhook", data=b"{not json", timeout=5)
