@@ -3,7 +3,7 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install browser run train test lint validate eval crossval fuzz bench
+.PHONY: install browser services run train test lint validate eval crossval fuzz bench scaleout
 
 install:
 	@scripts/install.sh
@@ -17,6 +17,10 @@ train: install
 # Headless Chromium, its driver, a CJK font, espeak-ng and the npm packages of the kiosk's browser tests.
 browser:
 	@scripts/install-browser.sh
+
+# PostgreSQL, Redis and nginx from Debian, for the scale-out layout (private instances, never the system services).
+services:
+	@scripts/install-services.sh
 
 test: install browser
 	@.venv/bin/ruff check .
@@ -46,3 +50,7 @@ fuzz: install
 
 bench: install
 	@$(PY) -m bot.bench
+
+# PostgreSQL + Redis + 2 Rasa instances + action server behind nginx, all on loopback (var/scaleout/); Ctrl-C stops.
+scaleout: install services
+	@$(PY) -m bot.scaleout

@@ -1,0 +1,349 @@
+"""Scale-out on one machine's loopback: PostgreSQL, Redis, N Rasa instances, one action server, nginx in front.
+
+    python -m bot.scaleout [--instances 2]      # what `make scaleout` calls; Ctrl-C stops everything
+
+Everything runs as private instances in a run folder (var/scaleout/ by default): a PostgreSQL cluster made with
+initdb (as the `postgres` user when we are root: PostgreSQL refuses to run as root), a Redis without persistence,
+nginx with a generated configuration and no root paths. Rasa's tracker store is SQL on PostgreSQL, its lock store
+is Redis (so two instances never process messages of one conversation at the same time), and the catalog is
+imported into the same PostgreSQL. The binaries come from Debian (scripts/install-services.sh).
+
+Readiness: nginx is started only once every Rasa instance answers a real /status with its model loaded, and an
+instance taken out (restart_instance) is first removed from nginx's upstream (reload), then added back only when
+ready again; nginx also passes a request to the next instance when one refuses the connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from bot.launcher import PY, ROOT, VAR, _wait, api_token, base_env, ensure_model, free_port, log, write_endpoints
+from catalog.importer import import_catalog
+
+DB_NAME = "yinling"
+DB_USER = "yinling"
+
+
+def pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        raise RuntimeError("找不到 PostgreSQL（initdb）：请先运行 scripts/install-services.sh")
+    return found[-1].parent
+
+
+def _as_pg_user(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: then run it as the Debian package's `postgres` user."""
+    if os.geteuid() != 0:
+        return cmd
+    return ["runuser", "-u", "postgres", "--", *cmd]
+
+
+def _pg_owner(path: Path) -> None:
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def _stop(p: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            return
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
+@contextmanager
+def postgres(run_dir: Path, port: int) -> Iterator[str]:
+    """A private PostgreSQL cluster in run_dir/pg on 127.0.0.1:port; yields the SQLAlchemy URL of its database."""
+    bin_dir = pg_bin()
+    data = run_dir / "pg"
+    if not (data / "PG_VERSION").exists():
+        shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(parents=True)
+        _pg_owner(data)
+        subprocess.run(_as_pg_user([str(bin_dir / "initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust",
+                                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    opts = (f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=on -c synchronous_commit=on "
+            "-c max_connections=200 -c shared_buffers=64MB")
+    logfile = data / "server.log"
+    subprocess.run(_as_pg_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-o", opts,
+                                "-w", "-t", "60", "start"]), check=True, stdout=subprocess.DEVNULL)
+    try:
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=port, user=DB_USER, dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,))
+            if cur.fetchone() is None:
+                cur.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.close()
+        yield f"postgresql://{DB_USER}@127.0.0.1:{port}/{DB_NAME}"
+    finally:
+        subprocess.run(_as_pg_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def postmaster_pid(run_dir: Path) -> int | None:
+    try:
+        return int((run_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextmanager
+def redis(run_dir: Path, port: int) -> Iterator[subprocess.Popen]:
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(run_dir), "--logfile", str(run_dir / "redis.log")],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    try:
+        import redis as redis_client
+
+        client = redis_client.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+        _wait(client.ping, "Redis", [proc], 20)
+        yield proc
+    finally:
+        _stop(proc)
+
+
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/nginx-tmp/body;
+    proxy_temp_path {dir}/nginx-tmp/proxy;
+    fastcgi_temp_path {dir}/nginx-tmp/fastcgi;
+    uwsgi_temp_path {dir}/nginx-tmp/uwsgi;
+    scgi_temp_path {dir}/nginx-tmp/scgi;
+    client_max_body_size 1m;
+    upstream rasa {{
+{servers}
+        keepalive 32;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://rasa;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            # A refused or reset connection goes to the next instance (a POST only if it was never sent).
+            proxy_next_upstream error timeout http_502 http_503;
+            proxy_next_upstream_tries 3;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 60s;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Nginx:
+    run_dir: Path
+    port: int
+    proc: subprocess.Popen | None = None
+
+    @property
+    def conf(self) -> Path:
+        return self.run_dir / "nginx.conf"
+
+    def write(self, upstream_ports: list[int]) -> None:
+        (self.run_dir / "nginx-tmp").mkdir(exist_ok=True)
+        servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in upstream_ports)
+        self.conf.write_text(NGINX_CONF.format(dir=self.run_dir, servers=servers, port=self.port), encoding="utf-8")
+
+    def start(self, upstream_ports: list[int]) -> None:
+        self.write(upstream_ports)
+        self.proc = subprocess.Popen(
+            [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(self.conf), "-p", str(self.run_dir),
+             "-e", str(self.run_dir / "nginx-error.log")],
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        _wait(lambda: requests.get(f"http://127.0.0.1:{self.port}/", timeout=2).status_code < 500, "nginx",
+              [self.proc], 30)
+
+    def reload(self, upstream_ports: list[int]) -> None:
+        """New upstream list; nginx's old worker finishes its requests, the new one uses the new list."""
+        self.write(upstream_ports)
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGHUP)
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGQUIT)  # graceful: finish the requests in flight
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                _stop(self.proc, signal.SIGKILL)
+
+
+@dataclass
+class Cluster:
+    url: str  # nginx: what clients use
+    token: str
+    database_url: str
+    run_dir: Path
+    rasa_ports: list[int]
+    rasa: list[subprocess.Popen]
+    actions: subprocess.Popen
+    redis: subprocess.Popen
+    nginx: Nginx
+    start_rasa: object = field(repr=False, default=None)
+    ready: list[int] = field(default_factory=list)
+
+    def rasa_url(self, i: int) -> str:
+        return f"http://127.0.0.1:{self.rasa_ports[i]}"
+
+    def serving_pids(self) -> dict[str, int]:
+        pids = {f"rasa-{i + 1}": p.pid for i, p in enumerate(self.rasa)} | {"actions": self.actions.pid}
+        return pids
+
+    def infrastructure_pids(self) -> dict[str, int]:
+        pids = {"redis": self.redis.pid}
+        if self.nginx.proc is not None:
+            pids["nginx"] = self.nginx.proc.pid
+        pg = postmaster_pid(self.run_dir)
+        if pg:
+            pids["postgresql"] = pg
+        return pids
+
+    def stop_instance(self, i: int) -> None:
+        """Out of nginx's upstream first, then SIGTERM: no request is sent to an instance that is going away."""
+        self.ready = [p for p in self.ready if p != self.rasa_ports[i]]
+        self.nginx.reload(self.ready)
+        _stop(self.rasa[i])
+
+    def restart_instance(self, i: int, timeout: float = 180) -> None:
+        if self.rasa[i].poll() is None:
+            self.stop_instance(i)
+        self.rasa[i] = self.start_rasa(i)
+        wait_rasa(self.rasa_url(i), self.token, [self.rasa[i]], timeout)
+        self.ready = sorted({*self.ready, self.rasa_ports[i]})
+        self.nginx.reload(self.ready)
+
+
+def wait_rasa(url: str, token: str, procs: list[subprocess.Popen], timeout: float) -> None:
+    """Ready = a real /status that reports a loaded model (the port accepts connections ~20 s earlier)."""
+    _wait(lambda: requests.get(f"{url}/status", params={"token": token}, timeout=2).json().get("model_id")
+          is not None, "Rasa 服务器", procs, timeout)
+
+
+@contextmanager
+def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: int | None = None,
+           timeout: float = 240, extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """Start the whole layout, wait until every instance is ready, then nginx; stop everything on exit."""
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        raise RuntimeError("找不到 nginx：请先运行 scripts/install-services.sh")
+    with ExitStack() as stack:
+        if run_dir is None:
+            run_dir = Path(tempfile.mkdtemp(prefix="yinling-scaleout-"))
+            stack.callback(shutil.rmtree, run_dir, True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.chmod(0o755)  # the postgres user must reach its data folder
+        logs = run_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        pg_port, redis_port, action_port = free_port(), free_port(), free_port()
+        url = stack.enter_context(postgres(run_dir, pg_port))
+        import_catalog(url, if_changed=True)
+        redis_proc = stack.enter_context(redis(run_dir, redis_port))
+
+        endpoints = run_dir / "endpoints.yml"
+        generated = write_endpoints(action_port, url)
+        lock = ["lock_store:", "  type: redis", "  url: 127.0.0.1", f"  port: {redis_port}", "  db: 0",
+                "  key_prefix: yinling"]
+        endpoints.write_text(generated.read_text(encoding="utf-8") + "\n".join(lock) + "\n", encoding="utf-8")
+        generated.unlink()
+
+        env = base_env() | (extra_env or {})
+        env["DATABASE_URL"] = url
+        token = api_token()
+        nginx = Nginx(run_dir, port or free_port())
+        rasa_ports = [free_port() for _ in range(instances)]
+
+        def start_rasa(i: int) -> subprocess.Popen:
+            return subprocess.Popen(
+                [PY, "-m", "bot.serve", "run", "--model", str(model), "--endpoints", str(endpoints),
+                 "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_ports[i]),
+                 "--enable-api", f"--auth-token={token}", "--cors", f"http://127.0.0.1:{nginx.port}",
+                 f"http://localhost:{nginx.port}"],
+                cwd=ROOT, env=env, start_new_session=True,
+                stdout=open(logs / f"rasa-{i + 1}.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            )
+
+        actions = subprocess.Popen(
+            [PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+            cwd=ROOT, env=env, start_new_session=True,
+            stdout=open(logs / "actions.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        )
+        stack.callback(_stop, actions)
+        rasa: list[subprocess.Popen] = []
+        cluster = Cluster(f"http://127.0.0.1:{nginx.port}", token, url, run_dir, rasa_ports, rasa, actions,
+                          redis_proc, nginx, start_rasa)
+        stack.callback(lambda: [_stop(p) for p in cluster.rasa])
+        stack.callback(nginx.stop)  # runs first: no new request reaches an instance that is stopping
+        for i in range(instances):
+            rasa.append(start_rasa(i))
+        _wait(lambda: requests.get(f"http://127.0.0.1:{action_port}/health", timeout=2).ok, "动作服务器",
+              [actions], timeout)
+        for i in range(instances):
+            wait_rasa(cluster.rasa_url(i), token, [rasa[i]], timeout)
+        cluster.ready = sorted(rasa_ports)
+        nginx.start(cluster.ready)
+        yield cluster
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bot.scaleout")
+    p.add_argument("--instances", type=int, default=2, help="Rasa 实例数")
+    p.add_argument("--port", type=int, default=int(os.environ.get("SCALEOUT_PORT", "8080")), help="nginx 端口")
+    args = p.parse_args(argv)
+    model = ensure_model()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    log(f"启动 PostgreSQL、Redis、{args.instances} 个 Rasa 实例、动作服务器和 nginx（仅本机回环地址）…")
+    started = time.monotonic()
+    with scaled(model, args.instances, VAR / "scaleout", port=args.port) as cluster:
+        log(f"已就绪（{time.monotonic() - started:.0f} 秒）。对话接口：POST {cluster.url}/webhooks/rest/webhook")
+        log(f"数据库：{cluster.database_url}；日志在 {cluster.run_dir / 'logs'}；按 Ctrl-C 停止。")
+        try:
+            while all(x.poll() is None for x in [*cluster.rasa, cluster.actions, cluster.redis]):
+                time.sleep(1)
+            log("有服务进程意外退出，正在停止。")
+            return 1
+        except KeyboardInterrupt:
+            log("正在停止…")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
