@@ -48,8 +48,10 @@ crossval: install
 fuzz: install
 	@$(PY) -m bot.fuzz --count 10000
 
-bench: install
-	@$(PY) -m bot.bench
+# make bench ARGS="--compare --conversations 120": one process vs scale-out (needs make services), with the ratio.
+ARGS ?=
+bench: install $(if $(findstring compare,$(ARGS)),services)
+	@$(PY) -m bot.bench $(ARGS)
 
 # PostgreSQL + Redis + 2 Rasa instances + action server behind nginx, all on loopback (var/scaleout/); Ctrl-C stops.
 scaleout: install services

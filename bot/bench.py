@@ -1,9 +1,11 @@
 """Benchmark: replay realistic conversations against a freshly started bot (loopback only, bounded).
 
     python -m bot.bench [--concurrency 1,10] [--conversations 40]
+    python -m bot.bench --compare [--instances 2]   # one process vs scale-out (bot/scaleout.py), with the ratio
 
-Prints per-turn latency p50/p95/p99, turns per second, errors and the servers' memory, and writes
-reports/bench.json. A benchmark, not a test: nothing here asserts a time.
+Prints per-turn latency p50/p95/p99, turns per second, errors and the memory (PSS) of every serving process, and
+writes reports/bench.json and a latency/throughput plot reports/bench.png. A benchmark, not a test: nothing here
+asserts a time.
 """
 
 from __future__ import annotations
@@ -83,34 +85,115 @@ def run_level(base_url: str, conversations: list[list[str]], concurrency: int, c
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bot.bench")
-    p.add_argument("--concurrency", default="1,10", help="逗号分隔的并发对话数")
-    p.add_argument("--conversations", type=int, default=40, help="每一档回放的对话数")
-    p.add_argument("--max-seconds", type=float, default=120, help="每一档的时间上限")
-    args = p.parse_args(argv)
-    conversations = yaml.safe_load(CONVERSATIONS.read_text(encoding="utf-8"))["conversations"]
+def run_levels(base_url: str, conversations: list[list[str]], args: argparse.Namespace) -> list[dict]:
+    replay(base_url, ["您好", "江汉区助餐点"], time.monotonic() + 60)  # warm-up
+    levels = []
+    for c in (int(x) for x in args.concurrency.split(",")):
+        res = run_level(base_url, conversations, c, max(args.conversations, c), args.max_seconds)
+        levels.append(res)
+        print(f"并发 {c:>3}: {res['turns']} 轮, {res['turns_per_s']} 轮/秒, p50 {res['p50_ms']} ms, "
+              f"p95 {res['p95_ms']} ms, p99 {res['p99_ms']} ms, 错误 {res['errors']}", flush=True)
+    return levels
+
+
+def print_memory(mem: dict[str, dict[str, int]], other: dict[str, dict[str, int]] | None = None) -> int:
+    total = sum(m["pss_kb"] for m in mem.values())
+    parts = ", ".join(f"{name} {m['pss_kb'] / 1024:.0f} MB" for name, m in mem.items())
+    print(f"内存 (PSS): {parts}; 服务进程合计 {total / 1024:.0f} MB", flush=True)
+    if other:
+        print("基础设施 (PSS): " + ", ".join(f"{n} {m['pss_kb'] / 1024:.0f} MB" for n, m in other.items()), flush=True)
+    return total
+
+
+def bench_single(model: Path, conversations: list[list[str]], args: argparse.Namespace) -> dict:
     url = f"sqlite:///{VAR / 'bench.db'}"
     ensure_catalog(url)
-    model = ensure_model()
-    log("启动服务并开始压测（仅本机回环地址）…")
-    levels = []
+    log("单进程：启动服务并开始压测（仅本机回环地址）…")
     with serving(model, free_port(), free_port(), url=url, log_dir=VAR / "logs") as servers:
-        replay(servers.rasa_url, ["您好", "江汉区助餐点"], time.monotonic() + 60)  # warm-up
-        for c in (int(x) for x in args.concurrency.split(",")):
-            res = run_level(servers.rasa_url, conversations, c, max(args.conversations, c), args.max_seconds)
-            levels.append(res)
-            print(f"并发 {c:>3}: {res['turns']} 轮, {res['turns_per_s']} 轮/秒, p50 {res['p50_ms']} ms, "
-                  f"p95 {res['p95_ms']} ms, p99 {res['p99_ms']} ms, 错误 {res['errors']}", flush=True)
+        levels = run_levels(servers.rasa_url, conversations, args)
         mem = {"rasa": memory_kb(servers.procs[1].pid), "actions": memory_kb(servers.procs[0].pid)}
-    total_pss = sum(m["pss_kb"] for m in mem.values())
-    print(f"内存: Rasa {mem['rasa']['pss_kb'] / 1024:.0f} MB PSS, 动作服务器 {mem['actions']['pss_kb'] / 1024:.0f} MB "
-          f"PSS, 合计 {total_pss / 1024:.0f} MB")
+    total = print_memory(mem)
+    return {"setup": "single", "description": "1 个 Rasa 进程 + 动作服务器，SQLite", "levels": levels,
+            "memory_kb": mem, "total_pss_mb": round(total / 1024)}
+
+
+def bench_scaleout(model: Path, conversations: list[list[str]], args: argparse.Namespace) -> dict:
+    from bot.scaleout import scaled
+
+    log(f"横向扩展：启动 PostgreSQL、Redis、{args.instances} 个 Rasa 实例、动作服务器和 nginx…")
+    with scaled(model, args.instances) as cluster:
+        levels = run_levels(cluster.url, conversations, args)
+        mem = {name: memory_kb(pid) for name, pid in cluster.serving_pids().items()}
+        infra = {name: memory_kb(pid) for name, pid in cluster.infrastructure_pids().items()}
+    total = print_memory(mem, infra)
+    return {"setup": "scaleout",
+            "description": f"nginx → {args.instances} 个 Rasa 实例 + 动作服务器，PostgreSQL + Redis 锁",
+            "levels": levels, "memory_kb": mem, "infrastructure_memory_kb": infra, "total_pss_mb": round(total / 1024)}
+
+
+def ratios(base: dict, other: dict) -> list[dict]:
+    out = []
+    for a, b in zip(base["levels"], other["levels"], strict=False):
+        out.append({"concurrency": a["concurrency"],
+                    "turns_per_s": round(b["turns_per_s"] / a["turns_per_s"], 2) if a["turns_per_s"] else None,
+                    "p95_ms": round(b["p95_ms"] / a["p95_ms"], 2) if a["p95_ms"] else None})
+    return out
+
+
+def plot(setups: list[dict], path: Path) -> None:
+    """Latency (p50/p95) and throughput against concurrency, one line per setup."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (lat, thr) = plt.subplots(1, 2, figsize=(10, 4))
+    for n, s in enumerate(setups):
+        conc, color = [lv["concurrency"] for lv in s["levels"]], f"C{n}"
+        lat.plot(conc, [lv["p95_ms"] for lv in s["levels"]], color=color, marker="o", label=f"{s['setup']} p95")
+        lat.plot(conc, [lv["p50_ms"] for lv in s["levels"]], color=color, marker=".", linestyle="--",
+                 label=f"{s['setup']} p50")
+        thr.plot(conc, [lv["turns_per_s"] for lv in s["levels"]], color=color, marker="o", label=s["setup"])
+    lat.set(xlabel="concurrent conversations", ylabel="latency per turn (ms)", title="Latency")
+    thr.set(xlabel="concurrent conversations", ylabel="turns per second", title="Throughput")
+    for ax in (lat, thr):
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bot.bench")
+    p.add_argument("--concurrency", default=None, help="逗号分隔的并发对话数（默认 1,10；--compare 时 1,20）")
+    p.add_argument("--conversations", type=int, default=40, help="每一档回放的对话数")
+    p.add_argument("--max-seconds", type=float, default=120, help="每一档的时间上限")
+    p.add_argument("--compare", action="store_true", help="同一次运行里比较单进程和横向扩展（nginx + 多实例）")
+    p.add_argument("--scaleout", action="store_true", help="只测横向扩展")
+    p.add_argument("--instances", type=int, default=2, help="横向扩展的 Rasa 实例数")
+    args = p.parse_args(argv)
+    args.concurrency = args.concurrency or ("1,20" if args.compare else "1,10")
+    conversations = yaml.safe_load(CONVERSATIONS.read_text(encoding="utf-8"))["conversations"]
+    model = ensure_model()
+    setups = []
+    if not args.scaleout:
+        setups.append(bench_single(model, conversations, args))
+    if args.compare or args.scaleout:
+        setups.append(bench_scaleout(model, conversations, args))
+    report: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": "python -m bot.bench " + " ".join(
+        argv if argv is not None else sys.argv[1:])}
+    report |= {k: setups[0][k] for k in ("levels", "memory_kb", "total_pss_mb")}  # the first setup, as before
+    report["setups"] = setups
+    if len(setups) == 2:
+        report["ratio"] = ratios(setups[0], setups[1])
+        for r in report["ratio"]:
+            print(f"比值（横向扩展 / 单进程）并发 {r['concurrency']:>3}: 每秒轮数 ×{r['turns_per_s']}, "
+                  f"p95 ×{r['p95_ms']}", flush=True)
     REPORTS.mkdir(exist_ok=True)
-    report = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "levels": levels, "memory_kb": mem,
-              "total_pss_mb": round(total_pss / 1024)}
     (REPORTS / "bench.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    log(f"结果已写入 {REPORTS / 'bench.json'}")
+    plot(setups, REPORTS / "bench.png")
+    log(f"结果已写入 {REPORTS / 'bench.json'} 和 {REPORTS / 'bench.png'}")
     return 0
 
 
