@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from catalog.models import (
 )
 
 HASH_KEY = "data_hash"
+FILE_IDS_KEY = "file_ids"  # ids the data files own (JSON), so a full import keeps staff-added records
 
 
 class CatalogInvalid(Exception):
@@ -243,7 +245,7 @@ def import_catalog(
     url: str | None = None, data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR,
     if_changed: bool = False, by: str | None = None,
 ) -> ImportResult:
-    """Validate everything, then replace the catalog's content in one transaction.
+    """Validate everything, then replace the records the files own in one transaction.
 
     Raises CatalogInvalid (and changes nothing) when any record is invalid.
     """
@@ -259,8 +261,21 @@ def import_catalog(
         raise CatalogInvalid(data.errors)
     with session_scope(url) as s:
         before = {kind: snapshot(s, kind) for kind in MODELS}
-        for table in (ServiceItem, ServicePoint, Policy):
-            s.execute(delete(table))
+        # Replace what the files own (this import's ids and the previous full import's); records that staff
+        # added from sheets or that feeds brought stay.
+        owned_meta = s.get(CatalogMeta, FILE_IDS_KEY)
+        point_ids = {str(r["id"]) for r in data.service_points}
+        policy_ids = {str(r["id"]) for r in data.policies}
+        if owned_meta is None:  # a database from before this was tracked: the files owned everything
+            for table in (ServiceItem, ServicePoint, Policy):
+                s.execute(delete(table))
+        else:
+            owned = json.loads(owned_meta.value)
+            points = point_ids | set(owned.get("points", []))
+            policies = policy_ids | set(owned.get("policies", []))
+            s.execute(delete(ServiceItem).where(ServiceItem.point_id.in_(points)))
+            s.execute(delete(ServicePoint).where(ServicePoint.id.in_(points)))
+            s.execute(delete(Policy).where(Policy.id.in_(policies)))
         # Regions are referenced by points and policies: update in place, children before parents' removal.
         known = {r.code: r for r in s.scalars(select(Region))}
         for rec in data.regions:
@@ -276,6 +291,8 @@ def import_catalog(
         s.add_all(_point(rec) for rec in data.service_points)
         s.add_all(_policy(rec) for rec in data.policies)
         s.merge(CatalogMeta(key=HASH_KEY, value=digest))
+        s.merge(CatalogMeta(key=FILE_IDS_KEY, value=json.dumps(
+            {"points": sorted(point_ids), "policies": sorted(policy_ids)})))
         s.flush()
         changes = []
         for kind in MODELS:
