@@ -22,7 +22,7 @@ browser:
 services:
 	@scripts/install-services.sh
 
-test: install browser
+test: install browser services
 	@.venv/bin/ruff check .
 	@$(PY) -m pytest
 

@@ -80,9 +80,11 @@ def postgres(run_dir: Path, port: int) -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir(parents=True)
         _pg_owner(data)
-        subprocess.run(_as_pg_user([str(bin_dir / "initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust",
-                                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        made = subprocess.run(_as_pg_user([str(bin_dir / "initdb"), "-D", str(data), "-U", DB_USER,
+                                           "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"initdb 失败（{data} 及其上级目录须对 postgres 用户可进入）：{made.stderr[-500:]}")
     opts = (f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=on -c synchronous_commit=on "
             "-c max_connections=200 -c shared_buffers=64MB")
     logfile = data / "server.log"
@@ -123,7 +125,14 @@ def redis(run_dir: Path, port: int) -> Iterator[subprocess.Popen]:
         import redis as redis_client
 
         client = redis_client.Redis(host="127.0.0.1", port=port, socket_timeout=1)
-        _wait(client.ping, "Redis", [proc], 20)
+
+        def ping() -> bool:
+            try:
+                return client.ping()
+            except redis_client.RedisError:
+                return False
+
+        _wait(ping, "Redis", [proc], 20)
         yield proc
     finally:
         _stop(proc)
@@ -155,8 +164,9 @@ http {{
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            # A refused or reset connection goes to the next instance (a POST only if it was never sent).
-            proxy_next_upstream error timeout http_502 http_503;
+            # A refused or reset connection goes to the next instance, POSTs too: an instance killed mid-turn
+            # saved nothing (the tracker is written at the end of the turn), so the message is not lost.
+            proxy_next_upstream error timeout http_502 http_503 non_idempotent;
             proxy_next_upstream_tries 3;
             proxy_connect_timeout 2s;
             proxy_read_timeout 60s;
@@ -287,6 +297,9 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
 
         env = base_env() | (extra_env or {})
         env["DATABASE_URL"] = url
+        # A conversation's lock left by a killed instance expires after this many seconds (Rasa's default: 60);
+        # longer than any turn (the action server's timeout is 2.5 s).
+        env.setdefault("TICKET_LOCK_LIFETIME", "10")
         token = api_token()
         nginx = Nginx(run_dir, port or free_port())
         rasa_ports = [free_port() for _ in range(instances)]

@@ -9,6 +9,10 @@
 3. Hostile REST requests are refused before they reach the bot (bot/guard.py).
 4. A failing action server never means silence: the call times out after ACTION_TIMEOUT seconds
    (default 2.5, Rasa's is 300) and the user gets the hotline in a contract payload instead.
+5. Scale-out (bot/scaleout.py): Rasa's ticket lock waits for `now_serving == my ticket`. When an instance is
+   killed holding a ticket, the next message's ticket (same lifetime, issued a moment later) usually expires in
+   the same one-second poll as the dead one; then the lock never serves it and the message hangs until the
+   client gives up. A ticket is served when no earlier ticket is still alive.
 
     python -m bot.serve run --model … (same arguments as `rasa run`)
 """
@@ -71,6 +75,15 @@ def _patch_action_failure() -> None:
     RemoteAction.run = run_or_apologize
 
 
+def _patch_ticket_lock() -> None:
+    from rasa.core.lock import TicketLock
+
+    def is_locked(self: TicketLock, ticket_number: int) -> bool:
+        return any(t.number < ticket_number and not t.has_expired() for t in self.tickets)
+
+    TicketLock.is_locked = is_locked
+
+
 def _patch_app() -> None:
     import rasa.core.run
 
@@ -99,6 +112,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 def main() -> None:
     _patch_action_validation()
     _patch_action_failure()
+    _patch_ticket_lock()
     _patch_app()
     from rasa.__main__ import main as rasa_main
 
