@@ -12,7 +12,10 @@
 5. Scale-out (bot/scaleout.py): Rasa's ticket lock waits for `now_serving == my ticket`. When an instance is
    killed holding a ticket, the next message's ticket (same lifetime, issued a moment later) usually expires in
    the same one-second poll as the dead one; then the lock never serves it and the message hangs until the
-   client gives up. A ticket is served when no earlier ticket is still alive.
+   client gives up. A ticket is served when no earlier ticket is still alive. And RedisLockStore reads,
+   changes and writes a conversation's tickets without atomicity: two instances receiving that conversation's
+   messages at the same moment both got ticket 0 and processed together (events lost). Issuing, updating and
+   releasing tickets now hold a short Redis mutex per conversation.
 
     python -m bot.serve run --model … (same arguments as `rasa run`)
 """
@@ -82,6 +85,22 @@ def _patch_ticket_lock() -> None:
         return any(t.number < ticket_number and not t.has_expired() for t in self.tickets)
 
     TicketLock.is_locked = is_locked
+
+    from rasa.core.lock_store import LockStore, RedisLockStore
+
+    def atomic(name: str) -> None:
+        original = getattr(LockStore, name)
+
+        def under_mutex(self: RedisLockStore, conversation_id: str, *args, **kwargs):  # noqa: ANN002, ANN003
+            mutex = self.red.lock(f"{self.key_prefix}{conversation_id}:mutex", timeout=5, sleep=0.005,
+                                  blocking_timeout=5)
+            with mutex:
+                return original(self, conversation_id, *args, **kwargs)
+
+        setattr(RedisLockStore, name, under_mutex)
+
+    for name in ("issue_ticket", "update_lock", "cleanup"):
+        atomic(name)
 
 
 def _patch_app() -> None:
