@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import requests
 
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--count", type=int, default=10_000)
     p.add_argument("--max-seconds", type=float, default=900)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--out", type=Path, default=REPORTS / "fuzz.json", help="报告写到哪里")
     args = p.parse_args(argv)
     env = {"WECHAT_TOKEN": WECHAT_TOKEN, "WECHAT_APPID": "wxfuzz", "WECHAT_APPSECRET": "x",
            "WECHAT_API_BASE": "http://127.0.0.1:9", "REST_RATE_PER_MIN": "100000"}
@@ -124,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     report = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "sent": sent, "seconds": round(time.monotonic() - started),
               "server_errors": counts["error"], "no_payload": counts["no_payload"], "refused_4xx": counts["refused"],
               "crashed_processes": crashed, "memory_kb_before": before, "memory_kb_after": after}
-    REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "fuzz.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     log(f"发送 {sent} 条：服务器错误 {counts['error']}，无有效载荷 {counts['no_payload']}，"
         f"被拒（4xx）{counts['refused']}，进程崩溃 {crashed}；Rasa 内存 {before['rasa']['pss_kb'] // 1024}"
-        f" → {after['rasa']['pss_kb'] // 1024} MB PSS。结果写入 reports/fuzz.json")
+        f" → {after['rasa']['pss_kb'] // 1024} MB PSS。结果写入 {args.out}")
     return 0 if counts["error"] == counts["no_payload"] == crashed == 0 else 1
 
 

@@ -7,5 +7,7 @@ from pathlib import Path
 from bot import fuzz
 
 
-def test_short_fuzz_run(model: Path) -> None:
-    assert fuzz.main(["--count", "1000", "--max-seconds", "240", "--seed", "11"]) == 0
+def test_short_fuzz_run(model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fuzz.json"
+    assert fuzz.main(["--count", "1000", "--max-seconds", "240", "--seed", "11", "--out", str(out)]) == 0
+    assert out.exists()
