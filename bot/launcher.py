@@ -220,14 +220,19 @@ def main(argv: list[str] | None = None) -> int:
         sample = '{"sender": "me", "message": "江汉区有没有助餐点"}'
         log(f"试试：curl -s localhost:{rasa_port}/webhooks/rest/webhook -d '{sample}'")
         log(f"日志在 {VAR / 'logs'}；按 Ctrl-C 停止。")
-        try:
-            while all(p.poll() is None for p in servers.procs):
-                time.sleep(1)
-            log("有服务进程意外退出，正在停止。")
-            return 1
-        except KeyboardInterrupt:
-            log("正在停止…")
-    return 0
+        return hold(servers.procs)
+
+
+def hold(procs: list[subprocess.Popen]) -> int:
+    """Block until Ctrl-C (0) or until one of the processes exits by itself (1)."""
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+        log("有服务进程意外退出，正在停止。")
+        return 1
+    except KeyboardInterrupt:
+        log("正在停止…")
+        return 0
 
 
 if __name__ == "__main__":

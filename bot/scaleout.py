@@ -31,7 +31,7 @@ from pathlib import Path
 
 import requests
 
-from bot.launcher import PY, ROOT, VAR, _wait, api_token, base_env, ensure_model, free_port, log, write_endpoints
+from bot.launcher import PY, ROOT, VAR, _wait, api_token, base_env, ensure_model, free_port, hold, log, write_endpoints
 from catalog.importer import import_catalog
 
 DB_NAME = "yinling"
@@ -348,14 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     with scaled(model, args.instances, VAR / "scaleout", port=args.port) as cluster:
         log(f"已就绪（{time.monotonic() - started:.0f} 秒）。对话接口：POST {cluster.url}/webhooks/rest/webhook")
         log(f"数据库：{cluster.database_url}；日志在 {cluster.run_dir / 'logs'}；按 Ctrl-C 停止。")
-        try:
-            while all(x.poll() is None for x in [*cluster.rasa, cluster.actions, cluster.redis]):
-                time.sleep(1)
-            log("有服务进程意外退出，正在停止。")
-            return 1
-        except KeyboardInterrupt:
-            log("正在停止…")
-    return 0
+        return hold([*cluster.rasa, cluster.actions, cluster.redis])
 
 
 if __name__ == "__main__":
