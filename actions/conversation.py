@@ -25,8 +25,7 @@ from actions.context import (
 from actions.eligibility import answer_eligibility
 from actions.policies import answer_policy, answer_policy_detail
 from actions.replies import Reply, button, t, templates
-from actions.services import answer_point_detail, answer_service, ask_place
-from catalog.lexicon import load_taxonomy
+from actions.services import answer_point_detail, answer_service, ask_place, category_buttons
 from catalog.query import Regions
 
 
@@ -61,9 +60,15 @@ class ActionFollowUp(CatalogAction):
         if state.last_task == "find_service" and state.category:
             return answer_service(session, regions, state.category, known, state.item)
         reply = Reply("find_service", place=known, ask="category")
-        reply.buttons = [button(v["name"], f"/find_{code}") for code, v in load_taxonomy().categories.items()]
+        reply.buttons = category_buttons()
         reply.say(t("ask_category", place=known.name if known else ""))
         return reply, remember(region_code=known.code) if known else []
+
+
+def _emergency_first(message: str) -> tuple[str, str]:
+    """(kind, the first line's template): 110 for a missing person, 119 for fire, else 120."""
+    kind = _emergency_kind(message)
+    return kind, {"missing": "emergency_missing", "fire": "emergency_fire"}.get(kind, "emergency")
 
 
 def _emergency_kind(message: str) -> str:
@@ -80,8 +85,7 @@ class ActionEmergency(CatalogAction):
         return "action_emergency"
 
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
-        kind = _emergency_kind(text(tracker))
-        first = {"missing": "emergency_missing", "fire": "emergency_fire"}.get(kind, "emergency")
+        kind, first = _emergency_first(text(tracker))
         tips = templates()["emergency_tips"]
         state = State.of(tracker)
         place = state.place(regions)
@@ -90,8 +94,7 @@ class ActionEmergency(CatalogAction):
 
     def apology(self, tracker: Tracker) -> Reply:
         # Without the database the first words still send the user to 120/110.
-        kind = _emergency_kind(text(tracker))
-        first = {"missing": "emergency_missing", "fire": "emergency_fire"}.get(kind, "emergency")
+        _, first = _emergency_first(text(tracker))
         return Reply("emergency").say(t(first), templates()["emergency_tips"]["default"])
 
 

@@ -13,6 +13,7 @@ from actions.base import CatalogAction
 from actions.catalog_api import CatalogUnavailable, open_catalog
 from actions.context import age, channel_place, intent, keyword_value, mentioned_place, remember, text
 from actions.replies import Reply, button, t, templates
+from actions.services import region_buttons
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, matching_policies
 
@@ -66,7 +67,7 @@ class ValidateEligibilityForm(FormValidationAction):
 def _ask_reply(tracker: Tracker, slot: str) -> Reply:
     reply = Reply("eligibility", ask=ASKS[slot])
     if slot == "region_code":
-        reply.buttons = [button(n, f'/inform{{"region": "{n}"}}') for n in templates()["region_buttons"]]
+        reply.buttons = region_buttons()
         return reply.say(t("ask_region"))
     if slot in ("self_care", "economic"):
         reply.buttons = [button(v) for v in templates()[f"{slot}_buttons"]]

@@ -56,8 +56,13 @@ def _num(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else str(v)
 
 
-def region_buttons() -> list[dict]:
-    return [button(name, f'/inform{{"region": "{name}"}}') for name in templates()["region_buttons"]]
+def region_buttons(names: list[str] | None = None) -> list[dict]:
+    """Buttons that answer "which place?" (the covered cities unless other names are given)."""
+    return [button(n, f'/inform{{"region": "{n}"}}') for n in names or templates()["region_buttons"]]
+
+
+def category_buttons() -> list[dict]:
+    return [button(v["name"], f"/find_{c}") for c, v in load_taxonomy().categories.items()]
 
 
 def ask_place(reply: Reply, problem: tuple[str, list[str]]) -> Reply:
@@ -65,7 +70,7 @@ def ask_place(reply: Reply, problem: tuple[str, list[str]]) -> Reply:
     name, options = problem
     reply.ask = "region"
     if options:
-        reply.buttons = [button(o, f'/inform{{"region": "{o}"}}') for o in options]
+        reply.buttons = region_buttons(options)
         return reply.say(t("ambiguous_region", name=name, options="、".join(options)))
     reply.buttons = region_buttons()
     return reply.say(t("unknown_region", name=name))
@@ -180,7 +185,7 @@ def answer_nearby(session: Session, regions: Regions, state: State, category: st
     reply = Reply("find_service", category=category, place=place, item=item)
     if not category:
         reply.ask = "category"
-        reply.buttons = [button(v["name"], f"/find_{c}") for c, v in load_taxonomy().categories.items()]
+        reply.buttons = category_buttons()
         return reply.say(t("ask_category_near")), remember(user_point=list(point))
     rows = nearest_services(session, regions, point[0], point[1], category, item, LIMIT)
     reply.say(t("services_near_head", category=item or load_taxonomy().categories[category]["name"]))
