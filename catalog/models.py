@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, inspect, text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, inspect, text
 from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.sql.schema import Column
 
@@ -31,8 +31,14 @@ class Region(Base):
 
 class ServicePoint(Base):
     __tablename__ = "catalog_service_point"
+    __table_args__ = (
+        # "category in district": ranked within each district by the index alone (query.find_services)
+        Index("ix_catalog_service_point_category_district", "category", "district_code", "verified", "id"),
+        # "nearest k of a category": a lat/lng box read from the index alone (query.nearest_services)
+        Index("ix_catalog_service_point_category_position", "category", "approximate", "lat", "lng", "id"),
+    )
     id = Column(String(64), primary_key=True)
-    category = Column(String(32), nullable=False, index=True)
+    category = Column(String(32), nullable=False)
     name = Column(String(128), nullable=False)
     district_code = Column(String(6), ForeignKey("catalog_region.code"), nullable=False, index=True)
     address = Column(String(256), nullable=False)
@@ -127,7 +133,7 @@ _ADDED_COLUMNS = {"catalog_policy": {"end_date": "DATE"},
 
 
 def ensure_schema(engine) -> None:
-    """Create missing tables and add columns introduced since a database was created."""
+    """Create missing tables, add columns and indexes introduced since a database was created."""
     Base.metadata.create_all(engine)
     insp = inspect(engine)
     for table, cols in _ADDED_COLUMNS.items():
@@ -136,6 +142,11 @@ def ensure_schema(engine) -> None:
             if name not in have:
                 with engine.begin() as conn:
                     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}"))
+    for table in Base.metadata.sorted_tables:
+        have = {ix["name"] for ix in insp.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have:
+                index.create(engine)
 
 
 def as_date(value: object) -> date | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.lexicon import load_regions
@@ -13,6 +14,9 @@ from catalog.loader import haversine_km
 from catalog.models import Policy, Region, ServiceItem, ServicePoint
 
 DEMO_LABEL = "示例数据"
+EARTH_RADIUS_KM = 6371.0  # the sphere of haversine_km
+FIRST_RADIUS_KM = 2.0  # nearest search: the first radius; it grows WIDEN times until k points lie within it
+WIDEN = 4
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,12 @@ class Regions:
     def _index(self, rows: list[Region]) -> None:
         self._by_code = {r.code: r for r in rows}
         self._by_name: dict[str, str] = {}
+        self._children: dict[str, list[str]] = {}
         for r in rows:
             for n in [r.name, *(r.aliases or [])]:
                 self._by_name[n] = r.code
+            if r.parent_code:
+                self._children.setdefault(r.parent_code, []).append(r.code)
 
     def place(self, code: str) -> Place | None:
         r = self._by_code.get(code)
@@ -82,7 +89,7 @@ class Regions:
         while todo:
             c = todo.pop()
             out.append(c)
-            todo.extend(r.code for r in self._by_code.values() if r.parent_code == c)
+            todo.extend(self._children.get(c, ()))
         return out
 
     def chain(self, code: str) -> list[str]:
@@ -135,36 +142,59 @@ def policy_dict(p: Policy, regions: Regions) -> dict:
     }
 
 
-def _point_query(category: str | None, item: str | None):
-    q = select(ServicePoint)
+def _point_filter(category: str | None, item: str | None) -> list:
+    cond = []
     if category:
-        q = q.where(ServicePoint.category == category)
+        cond.append(ServicePoint.category == category)
     if item:
-        q = q.where(ServicePoint.id.in_(select(ServiceItem.point_id).where(ServiceItem.name == item)))
-    return q
+        cond.append(ServicePoint.id.in_(select(ServiceItem.point_id).where(ServiceItem.name == item)))
+    return cond
+
+
+def _points(session: Session, ids: list[str]) -> list[ServicePoint]:
+    """The points of `ids`, in that order: the full rows are read only for what is returned."""
+    if not ids:
+        return []
+    by_id = {p.id: p for p in session.scalars(select(ServicePoint).where(ServicePoint.id.in_(ids)))}
+    return [by_id[i] for i in ids]
 
 
 def find_services(
     session: Session, regions: Regions, category: str | None, region_code: str | None,
     item: str | None = None, limit: int = 5,
 ) -> list[dict]:
-    """Points of a category (and item) in a region or anywhere below it; verified first."""
-    q = _point_query(category, item)
-    if region_code:
-        q = q.where(ServicePoint.district_code.in_(regions.descendants(region_code)))
-    q = q.order_by(ServicePoint.verified.desc(), ServicePoint.district_code, ServicePoint.id)
-    rows = list(session.scalars(q))
-    if region_code and regions.place(region_code) and regions.place(region_code).level != "district":
-        rows = _spread(rows)
-    return [point_dict(p, regions) for p in rows[:limit]]
+    """Points of a category (and item) in a region or anywhere below it; verified first.
+
+    A region above district level is spread round-robin over its districts. Only the first `limit` of each
+    district can be listed, so the database ranks within districts (index on category, district, verified, id)
+    and returns just those keys; the full rows are read for the `limit` listed.
+    """
+    cond = _point_filter(category, item)
+    if not region_code:
+        ids = list(session.scalars(
+            select(ServicePoint.id).where(*cond)
+            .order_by(ServicePoint.verified.desc(), ServicePoint.district_code, ServicePoint.id).limit(limit)
+        ))
+        return [point_dict(p, regions) for p in _points(session, ids)]
+    cond.append(ServicePoint.district_code.in_(regions.descendants(region_code)))
+    place_in_district = func.row_number().over(
+        partition_by=ServicePoint.district_code, order_by=(ServicePoint.verified.desc(), ServicePoint.id)
+    ).label("place_in_district")
+    ranked = (select(ServicePoint.id, ServicePoint.district_code, ServicePoint.verified, place_in_district)
+              .where(*cond).subquery())
+    keys = session.execute(
+        select(ranked.c.id, ranked.c.district_code).where(ranked.c.place_in_district <= limit)
+        .order_by(ranked.c.verified.desc(), ranked.c.district_code, ranked.c.id)
+    ).all()
+    return [point_dict(p, regions) for p in _points(session, [k.id for k in _spread(keys)[:limit]])]
 
 
-def _spread(rows: list[ServicePoint]) -> list[ServicePoint]:
-    """Round-robin over districts, so a city-wide list is not one district's."""
-    by_district: dict[str, list[ServicePoint]] = {}
+def _spread(rows: list) -> list:
+    """Round-robin over districts (rows have .district_code), so a city-wide list is not one district's."""
+    by_district: dict[str, list] = {}
     for p in rows:
         by_district.setdefault(p.district_code, []).append(p)
-    out: list[ServicePoint] = []
+    out: list = []
     queues = list(by_district.values())
     while any(queues):
         for q in queues:
@@ -173,14 +203,55 @@ def _spread(rows: list[ServicePoint]) -> list[ServicePoint]:
     return out
 
 
+def _box(lat: float, lng: float, radius_km: float) -> list | None:
+    """Conditions on lat/lng true of every point within radius_km of (lat, lng); None when that is the whole sphere.
+
+    The latitude band is exact; the longitude half-width is the widest a circle at that latitude reaches
+    (asin(sin d / cos lat)); near a pole or across the antimeridian only the latitude band is kept. Both are a
+    hair (1e-9°) wider than exact, so rounding never leaves out a point on the circle.
+    """
+    d = radius_km / EARTH_RADIUS_KM
+    if d >= math.pi:
+        return None
+    dlat = math.degrees(d) + 1e-9
+    cond = [ServicePoint.lat.between(lat - dlat, lat + dlat)]
+    if abs(lat) + dlat < 90:
+        dlng = math.degrees(math.asin(math.sin(d) / math.cos(math.radians(lat)))) + 1e-9
+        if -180 <= lng - dlng <= lng + dlng <= 180:
+            cond.append(ServicePoint.lng.between(lng - dlng, lng + dlng))
+    return cond
+
+
+def _nearest_keys(
+    session: Session, cond: list, lat: float, lng: float, k: int, approximate: bool,
+) -> list[tuple[float, str]]:
+    """(distance, id) of the k nearest points by (distance, id): a box that widens until k lie within its radius.
+
+    Every point within the radius is inside the box, so once k of them are, no point outside can be nearer.
+    The box reads only id/lat/lng from the index on (category, approximate, lat, lng, id).
+    """
+    radius = FIRST_RADIUS_KM
+    while True:
+        box = _box(lat, lng, radius)
+        q = select(ServicePoint.id, ServicePoint.lat, ServicePoint.lng).where(
+            *cond, ServicePoint.approximate == approximate, *(box or []))
+        found = sorted((haversine_km(lat, lng, p_lat, p_lng), pid) for pid, p_lat, p_lng in session.execute(q))
+        if box is None or sum(dist <= radius for dist, _ in found) >= k:
+            return found[:k]
+        radius *= WIDEN
+
+
 def nearest_services(
     session: Session, regions: Regions, lat: float, lng: float, category: str | None = None,
     item: str | None = None, limit: int = 5,
 ) -> list[dict]:
     """The k nearest points by great-circle distance; points with only approximate coordinates come last."""
-    rows = [(haversine_km(lat, lng, p.lat, p.lng), p) for p in session.scalars(_point_query(category, item))]
-    rows.sort(key=lambda t: (bool(t[1].approximate), t[0], t[1].id))  # approximate places after exact ones
-    return [point_dict(p, regions, d) for d, p in rows[:limit]]
+    cond = _point_filter(category, item)
+    keys = _nearest_keys(session, cond, lat, lng, limit, approximate=False)
+    if len(keys) < limit:  # approximate places after exact ones
+        keys += _nearest_keys(session, cond, lat, lng, limit - len(keys), approximate=True)
+    points = _points(session, [pid for _, pid in keys])
+    return [point_dict(p, regions, d) for (d, _), p in zip(keys, points, strict=True)]
 
 
 def get_service(session: Session, regions: Regions, point_id: str) -> dict | None:
