@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = f"sqlite:///{ROOT / 'var' / 'yinling.db'}"
@@ -29,7 +30,9 @@ def get_engine(url: str | None = None) -> Engine:
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True, connect_args={"timeout": 2})
+        # A pool, not SQLAlchemy 1.4's default of a new connection (and pragmas) per session.
+        engine = create_engine(url, future=True, poolclass=QueuePool, pool_size=4,
+                               connect_args={"timeout": 2, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, future=True, pool_pre_ping=True, pool_timeout=2)
