@@ -43,6 +43,10 @@ def base_env() -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("SANIC_HOST", "127.0.0.1")
+    # The models are small: one TensorFlow thread each costs less than threads that wait on each other, and
+    # leaves the other core to the action server or a second instance.
+    env.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
+    env.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
     return env
 
 
