@@ -6,9 +6,10 @@
 For each database: generate the synthetic catalog if it is missing (catalog.synthetic; SQLite in
 var/scale/catalog-<points>.db, PostgreSQL as a private cluster in var/scale/pg on a free loopback port, started and
 stopped like bot.scaleout's), then time `--queries` calls of each kind through catalog.query, one session per call
-as the action server does: "nearest 5 of a category" from a random position in a random district, and
-"a category in a district" (find_services). The same seeded queries on every database; 50 of each kind first,
-untimed, to warm caches. Prints p50/p95/p99 and writes reports/catalog_bench.json.
+as the action server does: "nearest 5 of a category" from a random position in a random district, the same for
+rental points renting a given item ("nearest_item"), and "a category in a district" (find_services). The same
+seeded queries on every database; 50 of each kind first, untimed, to warm caches. Prints p50/p95/p99 and writes
+reports/catalog_bench.json.
 """
 
 from __future__ import annotations
@@ -34,25 +35,35 @@ LIMIT = 5
 WARMUP = 50
 REPORT = ROOT / "reports" / "catalog_bench.json"
 
+KINDS = {
+    "nearest": lambda s, regions, lat, lng, category: nearest_services(s, regions, lat, lng, category, limit=LIMIT),
+    "nearest_item": lambda s, regions, lat, lng, item: nearest_services(
+        s, regions, lat, lng, "equipment_rental", item, LIMIT),
+    "in_district": lambda s, regions, category, code: find_services(s, regions, category, code, limit=LIMIT),
+}
+
 
 def make_queries(points: int, count: int, seed: int) -> dict[str, list[tuple]]:
-    """Seeded arguments of each kind: nearest (lat, lng, category), in_district (category, district code)."""
+    """Seeded arguments of each kind: nearest (lat, lng, category), nearest_item (lat, lng, item),
+    in_district (category, district code)."""
     rng = random.Random(seed + 1)
     districts = [r for r in synthetic_regions(points) if r["level"] == "district"]
     categories = sorted(load_taxonomy().categories)
-    nearest, in_district = [], []
+    items = sorted(load_taxonomy().items)
+    out: dict[str, list[tuple]] = {kind: [] for kind in KINDS}
     for _ in range(WARMUP + count):
-        nearest.append((*point_in_district(rng, rng.choice(districts)), rng.choice(categories)))
-        in_district.append((rng.choice(categories), rng.choice(districts)["code"]))
-    return {"nearest": nearest, "in_district": in_district}
+        out["nearest"].append((*point_in_district(rng, rng.choice(districts)), rng.choice(categories)))
+        out["nearest_item"].append((*point_in_district(rng, rng.choice(districts)), rng.choice(items)))
+        out["in_district"].append((rng.choice(categories), rng.choice(districts)["code"]))
+    return out
 
 
-def _timed(url: str, calls: list[tuple], run: Callable[..., list[dict]]) -> dict:
+def _timed(url: str, regions: Regions, calls: list[tuple], run: Callable[..., list[dict]]) -> dict:
     ms, short = [], 0
     for i, args in enumerate(calls):
         with session_scope(url) as s:
             started = time.perf_counter()
-            rows = run(s, *args)
+            rows = run(s, regions, *args)
             elapsed = (time.perf_counter() - started) * 1000
         if i >= WARMUP:
             ms.append(elapsed)
@@ -73,13 +84,8 @@ def bench_database(url: str, points: int, queries: dict[str, list[tuple]], seed:
         f"{'' if fresh else '（此前生成，直接复用）'}；开始计时查询…")
     with session_scope(url) as s:
         regions = Regions(s)
-    return {
-        "generation_s": meta["seconds"], "generated_in_this_run": fresh, "districts": meta["districts"],
-        "nearest": _timed(url, queries["nearest"], lambda s, lat, lng, cat: nearest_services(
-            s, regions, lat, lng, cat, limit=LIMIT)),
-        "in_district": _timed(url, queries["in_district"], lambda s, cat, code: find_services(
-            s, regions, cat, code, limit=LIMIT)),
-    }
+    return {"generation_s": meta["seconds"], "generated_in_this_run": fresh, "districts": meta["districts"]} | {
+        kind: _timed(url, regions, queries[kind], run) for kind, run in KINDS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if set(names) - {"sqlite", "postgresql"}:
         p.error(f"未知的数据库：{args.databases}（可选 sqlite、postgresql）")
     queries = make_queries(args.points, args.queries, args.seed)
+    load_before = os.getloadavg()[0]  # other work on the machine shows in the tail latencies
     results = {}
     for name in names:
         log(f"== {name} ==")
@@ -104,16 +111,19 @@ def main(argv: list[str] | None = None) -> int:
             run_dir.chmod(0o755)  # the postgres user must reach its data folder
             with postgres(run_dir, free_port()) as url:
                 results[name] = bench_database(url, args.points, queries, args.seed)
-    print(f"\n{args.points} 个服务点，每种查询 {args.queries} 次（毫秒）")
+    print(f"\n{args.points} 个服务点，每种查询 {args.queries} 次（毫秒；本机 1 分钟负载 {load_before:.1f} → "
+          f"{os.getloadavg()[0]:.1f}，{os.cpu_count()} 核）")
     print(f"{'数据库':<12}{'查询':<14}{'p50':>8}{'p95':>8}{'p99':>8}{'最大':>8}  生成用时")
     for name, r in results.items():
-        for kind in ("nearest", "in_district"):
+        for kind in KINDS:
             t = r[kind]
             print(f"{name:<14}{kind:<16}{t['p50_ms']:>8}{t['p95_ms']:>8}{t['p99_ms']:>8}{t['max_ms']:>8}"
                   f"  {r['generation_s']} 秒")
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps({
-        "at": datetime.now().isoformat(timespec="minutes"), "cpus": os.cpu_count(), "points": args.points,
+        "at": datetime.now().isoformat(timespec="minutes"), "cpus": os.cpu_count(),
+        "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+        "points": args.points,
         "queries_per_kind": args.queries, "limit": LIMIT, "warmup_per_kind": WARMUP, "seed": args.seed,
         "databases": results,
     }, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

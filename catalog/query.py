@@ -146,8 +146,9 @@ def _point_filter(category: str | None, item: str | None) -> list:
     cond = []
     if category:
         cond.append(ServicePoint.category == category)
-    if item:
-        cond.append(ServicePoint.id.in_(select(ServiceItem.point_id).where(ServiceItem.name == item)))
+    if item:  # checked per candidate row (index on point_id), not a list of every point renting the item
+        cond.append(select(ServiceItem.id).where(ServiceItem.point_id == ServicePoint.id, ServiceItem.name == item)
+                    .exists())
     return cond
 
 
