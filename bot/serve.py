@@ -16,15 +16,31 @@
    changes and writes a conversation's tickets without atomicity: two instances receiving that conversation's
    messages at the same moment both got ticket 0 and processed together (events lost). Issuing, updating and
    releasing tickets now hold a short Redis mutex per conversation.
+6. A failing database or Redis never means silence or a forgotten turn. Rasa's FailSafeTrackerStore hid tracker
+   store errors: a failed read started a blank conversation, and a failed save (SQLite locked by another writer)
+   kept the answered turn only in memory, so the next message had forgotten it; every wait on a locked SQLite file
+   also blocked the event loop, i.e. every conversation. Tracker store reads and saves now run in worker threads,
+   bounded by DB_TIMEOUT (default 1 s; also SQLite's busy_timeout in this process), and fail loudly. A turn that
+   fails anywhere (tracker store, Redis lock store) answers with the hotline (bot/fallback.py) instead of what it
+   had said so far: nothing of that turn was saved, so the next message continues from the last saved turn.
+   When Redis is down the message is not processed without the lock (two instances could then process one
+   conversation at once and lose events): the user gets the hotline. Redis calls time out after REDIS_TIMEOUT
+   (default 1 s, Rasa's is 10); a ticket that cannot be released because Redis went away expires by itself.
 
     python -m bot.serve run --model … (same arguments as `rasa run`)
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import jsonschema
 from sqlalchemy import event
@@ -49,6 +65,9 @@ def _patch_action_validation() -> None:
 
 
 log = logging.getLogger(__name__)
+
+DB_TIMEOUT = float(os.environ.get("DB_TIMEOUT", "1"))
+REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1"))
 
 
 def _patch_action_failure() -> None:
@@ -102,6 +121,90 @@ def _patch_ticket_lock() -> None:
     for name in ("issue_ticket", "update_lock", "cleanup"):
         atomic(name)
 
+    import redis
+
+    init, cleanup = RedisLockStore.__init__, RedisLockStore.cleanup
+
+    def init_bounded(self: RedisLockStore, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        kwargs.setdefault("socket_timeout", REDIS_TIMEOUT)
+        init(self, *args, **kwargs)
+        connection = self.red.connection_pool.connection_kwargs
+        connection["socket_connect_timeout"] = connection.get("socket_connect_timeout") or REDIS_TIMEOUT
+
+    def cleanup_or_let_expire(self: RedisLockStore, conversation_id: str, ticket_number: int) -> None:
+        try:
+            cleanup(self, conversation_id, ticket_number)
+        except redis.RedisError as exc:  # the turn is done; the ticket expires after its lifetime
+            log.warning("ticket %s of %s not released (%s)", ticket_number, conversation_id, exc)
+
+    RedisLockStore.__init__ = init_bounded
+    RedisLockStore.cleanup = cleanup_or_let_expire
+
+
+class TrackerStoreUnavailable(Exception):
+    """The tracker store failed or did not answer within DB_TIMEOUT."""
+
+
+def _patch_tracker_store() -> None:
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    workers = ThreadPoolExecutor(16, thread_name_prefix="tracker-store")
+    loops = threading.local()  # one event loop per worker thread (asyncio.run per call costs 5 times more)
+    grace = 0.5  # a call not started within this is dropped, so a SQLite busy wait ends before the bound
+
+    async def bounded(call: Callable[[], Awaitable[Any]], what: str) -> Any:  # noqa: ANN401
+        queued = time.monotonic()
+
+        def in_thread() -> Any:  # noqa: ANN401
+            if time.monotonic() - queued > grace:
+                raise TimeoutError("tracker store busy")
+            if not hasattr(loops, "loop"):
+                loops.loop = asyncio.new_event_loop()
+            return loops.loop.run_until_complete(call())
+
+        try:
+            return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(workers, in_thread),
+                                          DB_TIMEOUT + grace)
+        except Exception as exc:  # noqa: BLE001 - locked, gone, refused, timed out: all the same to the user
+            raise TrackerStoreUnavailable(f"{what}: {exc!r}") from exc
+
+    async def retrieve(self: FailSafeTrackerStore, sender_id: str) -> Any:  # noqa: ANN401
+        return await bounded(lambda: self._tracker_store.retrieve(sender_id), "retrieve")
+
+    async def retrieve_full_tracker(self: FailSafeTrackerStore, sender_id: str) -> Any:  # noqa: ANN401
+        return await bounded(lambda: self._tracker_store.retrieve_full_tracker(sender_id), "retrieve")
+
+    async def save(self: FailSafeTrackerStore, tracker: Any) -> None:  # noqa: ANN401
+        await bounded(lambda: self._tracker_store.save(tracker), "save")
+
+    FailSafeTrackerStore.retrieve = retrieve
+    FailSafeTrackerStore.retrieve_full_tracker = retrieve_full_tracker
+    FailSafeTrackerStore.save = save
+
+
+def _patch_turn_failure() -> None:
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    from bot.fallback import failure_message
+
+    handle = Agent.handle_message
+
+    async def handle_or_apologize(self: Agent, message: UserMessage) -> list[dict] | None:
+        try:
+            return await handle(self, message)
+        except Exception:  # noqa: BLE001 - tracker store, lock store: whatever broke, the user hears the hotline
+            log.exception("turn of %s failed", message.sender_id)
+        out = message.output_channel
+        collected = isinstance(out, CollectingOutputChannel)
+        if collected:
+            out.messages.clear()  # the turn was not saved: what it had said is withdrawn
+        intent = (await self.processor.parse_message(message))["intent"].get("name")
+        await out.send_response(message.sender_id, failure_message(intent, {}))
+        return out.messages if collected else None
+
+    Agent.handle_message = handle_or_apologize
+
 
 def _patch_app() -> None:
     import rasa.core.run
@@ -124,7 +227,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=2000")
+        cur.execute(f"PRAGMA busy_timeout={int(DB_TIMEOUT * 1000)}")
         cur.close()
 
 
@@ -132,6 +235,8 @@ def main() -> None:
     _patch_action_validation()
     _patch_action_failure()
     _patch_ticket_lock()
+    _patch_tracker_store()
+    _patch_turn_failure()
     _patch_app()
     from rasa.__main__ import main as rasa_main
 
