@@ -3,7 +3,7 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install browser services run train test lint validate eval crossval fuzz bench scaleout
+.PHONY: install browser services run train test lint validate eval crossval fuzz bench scaleout backup restore bench-catalog soak
 
 install:
 	@scripts/install.sh
@@ -48,11 +48,30 @@ crossval: install
 fuzz: install
 	@$(PY) -m bot.fuzz --count 10000
 
-# make bench ARGS="--compare --conversations 120": one process vs scale-out (needs make services), with the ratio.
+# One process vs scale-out (nginx, 2 Rasa instances, PostgreSQL, Redis) in one run, checked against the targets;
+# make bench ARGS="--only single --concurrency 1,10" for a part.
 ARGS ?=
-bench: install $(if $(findstring compare,$(ARGS)),services)
+bench: install services
 	@$(PY) -m bot.bench $(ARGS)
 
 # PostgreSQL + Redis + 2 Rasa instances + action server behind nginx, all on loopback (var/scaleout/); Ctrl-C stops.
 scaleout: install services
 	@$(PY) -m bot.scaleout
+
+# Soak (a benchmark, not in make test): 30 minutes at 10 concurrent conversations; memory growth and p95 drift between
+# the first steady minutes and the last must stay within 10 %: reports/soak.json. make soak ARGS="--minutes 3" to try it.
+soak: install
+	@$(PY) -m bot.soak $(ARGS)
+
+# A consistent copy of the catalog and the conversations (DATABASE_URL) in var/backups/; make restore FILE=… puts one back.
+backup: install
+	@$(PY) -m bot.maintenance backup
+
+restore: install
+	@test -n "$(FILE)" || { echo "用法：make restore FILE=var/backups/yinling-….db（先停止机器人）"; exit 2; }
+	@$(PY) -m bot.maintenance restore "$(FILE)"
+
+# Catalog queries on 1,000,000 synthetic service points (generated once into var/scale/), on SQLite and on a private
+# PostgreSQL on loopback: p50/p95/p99 of "nearest 5 of a category" and "category in district", reports/catalog_bench.json
+bench-catalog: install services
+	@$(PY) -m bot.bench_catalog
