@@ -297,6 +297,8 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
 
         env = base_env() | (extra_env or {})
         env["DATABASE_URL"] = url
+        # The WeChat channel's dedup and numbered options, shared by the instances (db 1: the locks are in db 0).
+        env["WECHAT_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/1"
         # A conversation's lock left by a killed instance expires after this many seconds (Rasa's default: 60);
         # longer than any turn (the action server's timeout is 2.5 s).
         env.setdefault("TICKET_LOCK_LIFETIME", "10")

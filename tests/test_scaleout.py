@@ -1,18 +1,22 @@
 """Scale-out (bot/scaleout.py): nginx → two Rasa instances on PostgreSQL (tracker store, catalog) + Redis (locks).
 
 Concurrent conversations never mix; a conversation whose turns alternate between the instances keeps its context;
-concurrent messages of one conversation are processed one after the other (lock store); an instance stopped or
-killed in the middle loses no conversation and no message, and while it reloads its model no request fails.
+concurrent messages of one conversation are processed one after the other (lock store); a WeChat message sent
+again (same MsgId) reaches either instance and is processed once, and a digit picks the numbered option the other
+instance showed (the channel's state in Redis); an instance stopped or killed in the middle loses no conversation
+and no message, and while it reloads its model no request fails.
 Skipped when PostgreSQL, Redis or nginx is not installed (scripts/install-services.sh, `make services`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -102,6 +106,35 @@ def test_concurrent_messages_of_one_conversation_are_processed_in_turn(cluster, 
         for i, e in enumerate(events):
             if e["event"] == "user" and i > 0:
                 assert events[i - 1]["event"] == "action" and events[i - 1]["name"] == "action_listen", events[: i + 1]
+
+
+def test_wechat_repeats_are_answered_once_and_options_work_on_either_instance(cluster) -> None:
+    """WeChat's side (wechatpy, safe mode) through nginx and straight to each instance: one MsgId sent four times,
+    three of them at once, gets one user turn and the same answer; "1" picks the first option of the list the
+    other instance showed."""
+    from test_wechat_e2e import WeChatUser
+
+    for i in range(2):  # first turns load lazily; WeChat's deadline is 4.5 s
+        send(cluster.rasa_url(i), f"wx-warm-{i}", "你好")
+    user, mid = WeChatUser(cluster.url), str(uuid.uuid4().int % 10**19)
+    urls = [cluster.url, cluster.rasa_url(0), cluster.rasa_url(1)]
+    with ThreadPoolExecutor(len(urls)) as pool:
+        replies = list(pool.map(lambda url: user.send("text", msg_id=mid, rasa_url=url, Content="高龄津贴怎么申请"),
+                                urls))
+    replies.append(user.send("text", msg_id=mid, Content="高龄津贴怎么申请"))  # a replay, through nginx
+    assert len(set(replies)) == 1 and replies[0], replies
+    users = [e["text"] for e in tracker_events(cluster, user.openid) if e["event"] == "user"]
+    assert users == ["高龄津贴怎么申请"], users
+
+    for shows, picks in ((0, 1), (1, 0)):
+        user = WeChatUser(cluster.rasa_url(shows))
+        shown = user.send("text", Content="哪里有老年助餐点")
+        first = re.search(r"回复 1：(\S+)", shown)
+        assert first, shown
+        answer = user.send("text", rasa_url=cluster.rasa_url(picks), Content="1")
+        users = [e["text"] for e in tracker_events(cluster, user.openid) if e["event"] == "user"]
+        assert users[-1] == f'/inform{{"region": "{first.group(1)}"}}', users
+        assert first.group(1) in answer and "助餐" in answer, answer
 
 
 def test_instance_stopped_killed_and_reloading_loses_nothing(cluster) -> None:

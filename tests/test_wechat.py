@@ -28,6 +28,7 @@ from wechatpy.utils import WeChatSigner, check_signature
 from bot.channels.wechat import WeChatInput
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.config import WeChatConfig
+from bot.channels.wechat.state import MemoryState, RedisState, State
 
 # Deliberately not the values of conftest's environment: these tests configure the channel themselves.
 TOKEN = "unit-token-9f3c"
@@ -207,11 +208,17 @@ def sign(*parts: str) -> str:
     return signer.signature
 
 
-def post(url: str, xml: str | bytes, *, safe: bool = False, timestamp: int | None = None, nonce: str | None = None,
-         crypto: WeChatCrypto = PEER, **override: str) -> requests.Response:
+def signed(timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+    """The query parameters WeChat adds to a plain-mode message."""
     ts = str(timestamp or int(time.time()))
     nonce = nonce or uuid.uuid4().hex[:10]
-    params = {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
+    return {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
+
+
+def post(url: str, xml: str | bytes, *, safe: bool = False, timestamp: int | None = None, nonce: str | None = None,
+         crypto: WeChatCrypto = PEER, **override: str) -> requests.Response:
+    params = signed(timestamp, nonce)
+    ts, nonce = params["timestamp"], params["nonce"]
     body = xml.encode("utf-8") if isinstance(xml, str) else xml
     if safe:
         sealed = xmltodict.parse(crypto.encrypt_message(body.decode("utf-8"), nonce, ts))["xml"]
@@ -484,6 +491,153 @@ def test_over_long_reply_is_split_first_part_passive_rest_by_api(wx: dict) -> No
 def test_bot_failure_still_answers(wx: dict) -> None:
     wx["bot"].fail = True
     assert "稍后再试" in content(post(wx["url"], text_msg(openid(), "你好")))
+
+
+# --- several instances sharing one state (memory here, Redis behind a load balancer) ---------------------
+
+class RecordingAPI:
+    """Stands for WeChatAPI: records the customer-service messages sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[str]]] = []
+
+    def send_texts(self, openid: str, parts: list[str]) -> int:
+        self.sent.append((openid, parts))
+        return len(parts)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import shutil
+
+    from bot.launcher import free_port
+    from bot.scaleout import redis
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed (make services)")
+    port = free_port()
+    with redis(tmp_path_factory.mktemp("redis"), port):
+        yield f"redis://127.0.0.1:{port}/1"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def shared(request: pytest.FixtureRequest) -> Callable[[], State]:
+    """Makes the state of one more instance: all instances share one memory state, or one private Redis."""
+    if request.param == "memory":
+        state = MemoryState()
+        return lambda: state
+    url = request.getfixturevalue("redis_url")
+    return lambda: RedisState(url)
+
+
+def instance(state: State, deadline: float = 3.0) -> WeChatInput:
+    channel = WeChatInput(WeChatConfig(token=TOKEN, appid=APPID, appsecret=SECRET, encoding_aes_key=AES_KEY,
+                                       reply_deadline=deadline), api=RecordingAPI(), state=state)  # type: ignore[arg-type]
+    channel.followup_delay = 0.0
+    return channel
+
+
+def answer_of(result: tuple[int, str, str]) -> str:
+    status, body, _ = result
+    assert status == 200, body
+    return body if body == "success" else parse_message(body).content
+
+
+def test_one_message_reaching_two_instances_is_processed_once(shared: Callable[[], State]) -> None:
+    bot, user, mid = StubBot(), openid(), msgid()
+    bot.delay = 0.3  # the second copy arrives while the first is being answered
+    body = text_msg(user, "长护险怎么办", mid).encode()
+
+    async def run() -> list[str]:
+        a, b = instance(shared()), instance(shared())
+        together = await asyncio.gather(a.handle(signed(), body, bot), b.handle(signed(), body, bot))
+        later = [await b.handle(signed(), body, bot), await a.handle(signed(), body, bot)]  # retry, replay
+        return [answer_of(r) for r in [*together, *later]]
+
+    assert asyncio.run(run()) == ["收到：长护险怎么办"] * 4
+    assert bot.received == [(user, "长护险怎么办")]
+
+
+def test_a_digit_at_one_instance_picks_the_option_another_showed(shared: Callable[[], State]) -> None:
+    buttons = [{"title": "武汉市", "payload": '/inform{"region": "武汉市"}'},
+               {"title": "咸宁市", "payload": '/inform{"region": "咸宁市"}'}]
+    bot, user = StubBot(), openid()
+    bot.reply = lambda text: [{"text": "请问老人住在哪个区（县）？", "buttons": buttons}, _custom("…", buttons)]
+
+    async def run() -> str:
+        a, b = instance(shared()), instance(shared())
+        await a.handle(signed(), text_msg(user, "我想找助餐点").encode(), bot)
+        return answer_of(await b.handle(signed(), text_msg(user, "2").encode(), bot))
+
+    assert "回复 2：咸宁市" in asyncio.run(run())
+    assert [t for _, t in bot.received] == ["我想找助餐点", '/inform{"region": "咸宁市"}']
+
+
+def test_slow_answer_goes_out_once_by_api_whichever_instance_the_retry_reaches(
+        shared: Callable[[], State]) -> None:
+    bot, user, mid = StubBot(), openid(), msgid()
+    bot.delay = 0.6
+    body = text_msg(user, "养老院怎么收费", mid).encode()
+
+    async def run() -> tuple[list[str], WeChatInput, WeChatInput]:
+        a, b = instance(shared(), deadline=0.2), instance(shared(), deadline=0.2)
+        first = await a.handle(signed(), body, bot)
+        retry = await b.handle(signed(), body, bot)  # still being answered at a
+        await asyncio.sleep(0.8)
+        replay = await b.handle(signed(), body, bot)  # answered and sent already
+        return [answer_of(r) for r in (first, retry, replay)], a, b
+
+    replies, a, b = asyncio.run(run())
+    assert replies == ["success"] * 3
+    assert a.api.sent + b.api.sent == [(user, ["收到：养老院怎么收费"])]  # type: ignore[union-attr]
+    assert bot.received == [(user, "养老院怎么收费")]
+
+
+def test_a_message_whose_instance_died_is_taken_over(redis_url: str) -> None:
+    bot, user, mid = StubBot(), openid(), msgid()
+
+    async def run() -> str:
+        dead = RedisState(redis_url, lease=0.5)
+        assert await dead.claim(f"msg:{mid}")  # claimed, then the instance died: never renewed or answered
+        started = time.monotonic()
+        reply = answer_of(await instance(RedisState(redis_url)).handle(signed(), text_msg(user, "你好", mid).encode(),
+                                                                       bot))
+        assert 0.3 < time.monotonic() - started < 2.0
+        return reply
+
+    assert asyncio.run(run()) == "收到：你好"
+    assert bot.received == [(user, "你好")]
+
+
+def test_redis_state_stores_no_openid_or_msgid_in_clear(redis_url: str) -> None:
+    import redis
+
+    bot, user, mid = StubBot(), openid(), msgid()
+    bot.reply = lambda text: [{"text": "请选择", "buttons": [{"title": "武汉市", "payload": "/a"}]}, _custom("…")]
+    asyncio.run(instance(RedisState(redis_url)).handle(signed(), text_msg(user, "你好", mid).encode(), bot))
+    client = redis.Redis.from_url(redis_url)
+    stored = b"\n".join(k + b" " + (client.get(k) or b"") for k in client.keys("*"))
+    assert b"yinling:wechat:buttons:" in stored and b"yinling:wechat:answer:" in stored
+    assert user.encode() not in stored and mid.encode() not in stored
+
+
+def test_redis_down_still_answers_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    from bot.launcher import free_port
+
+    bot, user = StubBot(), openid()
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens
+
+    async def run() -> list[str]:
+        channel = instance(RedisState(down))
+        return [answer_of(await channel.handle(signed(), text_msg(user, text).encode(), bot)) for text in ("你好", "2")]
+
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO):
+        assert asyncio.run(run()) == ["收到：你好", "收到：2"]
+    assert time.monotonic() - started < 2.0
+    assert bot.received == [(user, "你好"), (user, "2")]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("Redis failed" in w for w in warnings) and user not in "\n".join(warnings)
 
 
 # --- hostile input -----------------------------------------------------------------------------------------

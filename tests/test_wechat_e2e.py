@@ -24,16 +24,19 @@ class WeChatUser:
         self.peer = WeChatCrypto(self.token, os.environ["WECHAT_ENCODING_AES_KEY"], os.environ["WECHAT_APPID"])
         self.openid = "o" + uuid.uuid4().hex[:27]
 
-    def send(self, kind: str, **fields: str) -> str:
+    def send(self, kind: str, msg_id: str | None = None, rasa_url: str | None = None, **fields: str) -> str:
+        """The passive reply to one message (msg_id: to send one again, as WeChat's retries do; rasa_url: another
+        address than the one this user was made with)."""
         ts, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
         body = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in fields.items())
         inner = (f"<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><FromUserName><![CDATA[{self.openid}]]>"
                  f"</FromUserName><CreateTime>{ts}</CreateTime><MsgType><![CDATA[{kind}]]></MsgType>{body}"
-                 f"<MsgId>{uuid.uuid4().int % 10**19}</MsgId></xml>")
+                 f"<MsgId>{msg_id or uuid.uuid4().int % 10**19}</MsgId></xml>")
         sealed = xmltodict.parse(self.peer.encrypt_message(inner, nonce, ts))["xml"]
         signer = WeChatSigner()
         signer.add_data(self.token, ts, nonce)
-        resp = requests.post(self.url, timeout=30, params={
+        url = f"{rasa_url}/webhooks/wechat/webhook" if rasa_url else self.url
+        resp = requests.post(url, timeout=30, params={
             "signature": signer.signature, "timestamp": ts, "nonce": nonce, "openid": self.openid,
             "encrypt_type": "aes", "msg_signature": sealed["MsgSignature"]},
             data=f"<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><Encrypt><![CDATA[{sealed['Encrypt']}]]>"

@@ -2,7 +2,8 @@
 
 GET verifies the server (echostr). POST carries a message in plain or safe (AES) mode; the reply goes back in
 the same mode within the deadline, else WeChat gets "success" at once and the answer follows through the
-customer-service API. A message seen again (WeChat's retries, a replayed request) is answered from the cache.
+customer-service API. A message seen again (WeChat's retries, a replayed request) is processed once and answered
+with the first copy's answer, also across instances when the state is in Redis (state.py, WECHAT_REDIS_URL).
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import json
 import logging
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -26,6 +25,7 @@ from bot.channels.wechat import render, xml
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.config import WeChatConfig
 from bot.channels.wechat.crypto import AppIdMismatch, CryptoError, MessageCipher, signature, signature_ok
+from bot.channels.wechat.state import MemoryState, RedisState, State
 
 logger = logging.getLogger(__name__)
 
@@ -36,21 +36,10 @@ UNSUPPORTED = ("抱歉，我还看不懂图片、视频、文件和链接。您�
 BOT_FAILED = "抱歉，系统暂时有点忙，请稍后再试，或拨打12345政务服务便民热线。"
 SILENT_EVENTS = {"unsubscribe", "location", "view", "scan", "templatesendjobfinish", "masssendjobfinish"}
 
-TURN_TTL = 600.0          # seconds a message's answer is kept for retries and replays (> the timestamp window)
-MAX_TURNS = 10_000
-BUTTONS_TTL = 24 * 3600.0
-MAX_USERS = 50_000
+POLL = 0.1           # seconds between looks for the answer another process is working on
+WAIT_LIMIT = 60.0    # seconds a copy of a message waits for that answer at most
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
-
-
-@dataclass
-class _Turn:
-    """One incoming message and its answer (parts of text), shared by every copy of that message."""
-
-    task: asyncio.Future
-    created: float = field(default_factory=time.monotonic)
-    delivery: str | None = None  # "passive" (in an HTTP reply) or "api" (customer-service messages)
 
 
 class WeChatInput(InputChannel):
@@ -64,7 +53,8 @@ class WeChatInput(InputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
         return cls(WeChatConfig.from_env())
 
-    def __init__(self, config: WeChatConfig | None = None, api: WeChatAPI | None = None) -> None:
+    def __init__(self, config: WeChatConfig | None = None, api: WeChatAPI | None = None,
+                 state: State | None = None) -> None:
         self.config = config or WeChatConfig.from_env()
         c = self.config
         if not (c.token or c.appid or c.appsecret or c.encoding_aes_key):
@@ -77,8 +67,11 @@ class WeChatInput(InputChannel):
         if api is None and self.config.appid and self.config.appsecret:
             api = WeChatAPI(self.config.api_base, self.config.appid, self.config.appsecret)
         self.api = api
-        self._turns: OrderedDict[tuple, _Turn] = OrderedDict()
-        self._buttons: OrderedDict[str, tuple[float, list[dict[str, str]]]] = OrderedDict()
+        if state is None and c.redis_url:
+            logger.info("wechat: repeated messages and numbered options are kept in Redis (WECHAT_REDIS_URL)")
+            state = RedisState(c.redis_url)
+        self.state: State = state or MemoryState()
+        self._inflight: dict[str, asyncio.Future] = {}  # this process's copies of a message share one answer
         self._background: set[asyncio.Task] = set()
 
     # --- HTTP ---------------------------------------------------------------------------------------------
@@ -187,23 +180,23 @@ class WeChatInput(InputChannel):
 
     # --- messages -----------------------------------------------------------------------------------------
 
-    def _understand(self, msg: dict[str, str]) -> tuple[tuple, str | None, str | None]:
+    async def _understand(self, msg: dict[str, str]) -> tuple[str, str | None, str | None]:
         """(dedup key, text for the bot or None, direct answer or None) for one WeChat message."""
         openid, kind = msg["FromUserName"], msg.get("MsgType", "").lower()
         if kind == "event":
-            key: tuple = ("event", openid, msg.get("CreateTime", ""))
+            key = f"event:{openid}:{msg.get('CreateTime', '')}"
             event = msg.get("Event", "").lower()
             if event == "subscribe":
                 return key, WELCOME_INTENT, None
             if event == "click" and msg.get("EventKey"):
                 return key, msg["EventKey"], None
             return key, None, None
-        key = ("msg", msg.get("MsgId") or f"{openid}:{msg.get('CreateTime', '')}")
+        key = "msg:" + (msg.get("MsgId") or f"{openid}:{msg.get('CreateTime', '')}")
         if kind == "text":
-            return key, self._typed(openid, msg.get("Content", "")), None
+            return key, await self._typed(openid, msg.get("Content", "")), None
         if kind == "voice":
             heard = msg.get("Recognition", "").strip()
-            return (key, self._typed(openid, heard), None) if heard else (key, None, VOICE_UNCLEAR)
+            return (key, await self._typed(openid, heard), None) if heard else (key, None, VOICE_UNCLEAR)
         if kind == "location":
             try:
                 lat, lng = float(msg.get("Location_X", "")), float(msg.get("Location_Y", ""))
@@ -212,40 +205,76 @@ class WeChatInput(InputChannel):
             return key, "/share_location" + json.dumps({"lat": lat, "lng": lng}), None
         return key, None, UNSUPPORTED
 
-    def _typed(self, openid: str, text: str) -> str:
+    async def _typed(self, openid: str, text: str) -> str:
         """What a person typed or said: a digit picks one of the last numbered options; a leading "/" (the
         bot's intent syntax) is the channel's alone, so it is dropped from what people send."""
-        payload = render.choice(text, self._last_buttons(openid))
+        payload = render.choice(text, await self.state.buttons(openid))
         return payload if payload is not None else text.strip().lstrip("/")
 
     async def _respond(self, msg: dict[str, str], on_new_message: Handler, started: float) -> str | None:
-        """The passive reply text, or None for "success" (nothing to say, or the answer follows by API)."""
-        key, text, direct = self._understand(msg)
+        """The passive reply text, or None for "success" (nothing to say, or the answer follows by API).
+        Whichever copy of a message first decides how the answer goes out delivers it (state.deliver)."""
+        key, text, direct = await self._understand(msg)
         openid, kind = msg["FromUserName"], msg.get("MsgType", "").lower()
-        turn = self._turn(key)
-        if turn is None:
-            turn = self._remember_turn(key, asyncio.ensure_future(self._answer(on_new_message, openid, text, direct)))
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._obtain(key, kind, lambda: self._answer(on_new_message, openid, text,
+                                                                                      direct)))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
         else:
-            logger.info("wechat: repeated %s message answered from the cache", kind)
+            logger.info("wechat: repeated %s message shares the first copy's answer", kind)
         remaining = self.config.reply_deadline - (time.monotonic() - started)
         try:
-            parts = await asyncio.wait_for(asyncio.shield(turn.task), timeout=max(remaining, 0.0))
+            parts = await asyncio.wait_for(asyncio.shield(task), timeout=max(remaining, 0.0))
         except TimeoutError:
-            if turn.delivery is None:
-                turn.delivery = "api"
+            if await self.state.deliver(key, "api") is None:
                 logger.info("wechat: %s message not answered in %.1f s; replying success, answer follows by API",
                             kind, self.config.reply_deadline)
-                self._spawn(self._deliver_later(openid, turn.task))
+                self._spawn(self._deliver_later(openid, task))
             return None
-        if not parts or turn.delivery == "api":
+        if not parts:
             return None
-        if turn.delivery is None:
-            turn.delivery = "passive"
+        earlier = await self.state.deliver(key, "passive")
+        if earlier is None:
             logger.info("wechat: %s message answered in %.2f s (%d part(s))", kind, time.monotonic() - started,
                         len(parts))
             if len(parts) > 1:
                 self._spawn(self._deliver_rest(openid, parts[1:]))
+        elif earlier != "passive":
+            return None
         return parts[0]
+
+    async def _obtain(self, key: str, kind: str, answer: Callable[[], Awaitable[list[str]]]) -> list[str]:
+        """The answer to a message: worked out here when this process claims the message, else the one the
+        claiming process publishes (or worked out here after all when that claim lapses: that process died)."""
+        give_up = time.monotonic() + WAIT_LIMIT
+        repeated = False
+        while not await self.state.claim(key):
+            parts = await self.state.answer(key)
+            if parts is not None:
+                logger.info("wechat: repeated %s message answered with the first copy's answer", kind)
+                return parts
+            if not repeated:
+                repeated = True
+                logger.info("wechat: repeated %s message waits for the answer another process is working on", kind)
+            if time.monotonic() > give_up:
+                logger.warning("wechat: repeated %s message: no answer from the first copy in %.0f s", kind,
+                               WAIT_LIMIT)
+                return []
+            await asyncio.sleep(POLL)
+        renewing = asyncio.ensure_future(self._renew(key))
+        try:
+            parts = await answer()
+        finally:
+            renewing.cancel()
+        await self.state.publish(key, parts)
+        return parts
+
+    async def _renew(self, key: str) -> None:
+        while True:
+            await asyncio.sleep(self.state.lease / 4)
+            await self.state.renew(key)
 
     async def _answer(self, on_new_message: Handler, openid: str, text: str | None, direct: str | None) -> list[str]:
         if direct is not None:
@@ -261,7 +290,7 @@ class WeChatInput(InputChannel):
         if not collector.messages:
             return [BOT_FAILED]
         rendered = render.render(collector.messages)
-        self._remember_buttons(openid, rendered.buttons)
+        await self.state.remember_buttons(openid, rendered.buttons)
         return render.split(rendered.text)
 
     # --- later delivery -----------------------------------------------------------------------------------
@@ -286,31 +315,3 @@ class WeChatInput(InputChannel):
             return
         sent = await asyncio.to_thread(self.api.send_texts, openid, parts)
         logger.info("wechat: %d of %d part(s) sent by customer-service message", sent, len(parts))
-
-    # --- memory -------------------------------------------------------------------------------------------
-
-    def _turn(self, key: tuple) -> _Turn | None:
-        now = time.monotonic()
-        while self._turns:
-            oldest = next(iter(self._turns.values()))
-            if now - oldest.created <= TURN_TTL and len(self._turns) <= MAX_TURNS:
-                break
-            self._turns.popitem(last=False)
-        return self._turns.get(key)
-
-    def _remember_turn(self, key: tuple, task: asyncio.Future) -> _Turn:
-        turn = self._turns[key] = _Turn(task)
-        return turn
-
-    def _last_buttons(self, openid: str) -> list[dict[str, str]]:
-        entry = self._buttons.get(openid)
-        if entry is None or time.monotonic() - entry[0] > BUTTONS_TTL:
-            return []
-        return entry[1]
-
-    def _remember_buttons(self, openid: str, buttons: list[dict[str, str]]) -> None:
-        self._buttons.pop(openid, None)
-        if buttons:
-            self._buttons[openid] = (time.monotonic(), buttons)
-            while len(self._buttons) > MAX_USERS:
-                self._buttons.popitem(last=False)

@@ -26,6 +26,7 @@ class WeChatConfig:
     reply_deadline: float = DEFAULT_DEADLINE
     max_body: int = MAX_BODY
     timestamp_window: int = TIMESTAMP_WINDOW
+    redis_url: str = ""  # shared state of several instances (state.py); empty: in this process only
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> WeChatConfig:
@@ -42,6 +43,7 @@ class WeChatConfig:
             encoding_aes_key=env.get("WECHAT_ENCODING_AES_KEY", "").strip(),
             api_base=(env.get("WECHAT_API_BASE") or DEFAULT_API_BASE).strip().rstrip("/"),
             reply_deadline=max(0.0, min(deadline, 4.8)),
+            redis_url=env.get("WECHAT_REDIS_URL", "").strip(),
         )
 
     def aes_key(self) -> bytes | None:
