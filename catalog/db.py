@@ -24,8 +24,9 @@ def database_url() -> str:
 
 def sqlite_pool(timeout: float) -> dict:
     """create_engine arguments for SQLite: a small pool instead of SQLAlchemy 1.4's new connection (and pragmas)
-    per session, which cost the Rasa server 12 % of its CPU; usable from worker threads."""
-    return {"poolclass": QueuePool, "pool_size": 4,
+    per session, which cost the Rasa server 12 % of its CPU; usable from worker threads. Waiting for a free
+    connection is bounded like waiting for a lock."""
+    return {"poolclass": QueuePool, "pool_size": 4, "pool_timeout": timeout,
             "connect_args": {"timeout": timeout, "check_same_thread": False}}
 
 
