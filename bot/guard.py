@@ -47,17 +47,19 @@ class RestGuard:
     def __init__(self, max_chars: int, per_minute: int) -> None:
         self.max_chars, self.per_minute = max_chars, per_minute
         self.recent: dict[str, deque[float]] = defaultdict(deque)
+        self.swept = 0.0
 
     def allow(self, sender: str, now: float) -> bool:
+        if now - self.swept > 60:  # forget senders idle for a minute: memory follows the active ones (soak test)
+            self.swept = now
+            for key in [k for k, v in self.recent.items() if not v or v[-1] < now - 60]:
+                del self.recent[key]
         q = self.recent[sender]
         while q and q[0] < now - 60:
             q.popleft()
         if len(q) >= self.per_minute:
             return False
         q.append(now)
-        if len(self.recent) > 100_000:  # bound memory: forget idle senders
-            for key in [k for k, v in self.recent.items() if not v or v[-1] < now - 60]:
-                del self.recent[key]
         return True
 
     async def __call__(self, request: Request) -> HTTPResponse | None:

@@ -74,6 +74,19 @@ def test_rest_guard_refuses_before_the_bot(bot_url: str) -> None:
     assert codes[0] == 200 and codes[-1] == 429
 
 
+def test_rest_guard_forgets_idle_senders() -> None:
+    """The per-sender rate memory follows the senders of the last minute, not every sender ever seen."""
+    from bot.guard import RestGuard
+
+    guard = RestGuard(max_chars=500, per_minute=2)
+    for i in range(1000):
+        assert guard.allow(f"old-{i}", now=100.0)
+    assert guard.allow("busy", now=150.0) and guard.allow("busy", now=155.0)
+    assert not guard.allow("busy", now=170.0)  # still limited within its minute
+    assert guard.allow("new", now=161.5)
+    assert set(guard.recent) == {"busy", "new"}
+
+
 def test_running_bot_answers_a_newly_imported_point(bot, tmp_path: Path) -> None:
     """Staff import a sheet while the bot runs: the next question finds the new point, no restart."""
     from bot.eval import send
