@@ -20,7 +20,7 @@
 6. A failing database or Redis never means silence or a forgotten turn. Rasa's FailSafeTrackerStore hid tracker
    store errors: a failed read started a blank conversation, and a failed save (SQLite locked by another writer)
    kept the answered turn only in memory, so the next message had forgotten it; every wait on a locked SQLite file
-   also blocked the event loop, i.e. every conversation. Tracker store reads and saves now run in worker threads,
+   also blocked the event loop, i.e. every conversation. Tracker store reads and saves now run in one worker thread,
    bounded by DB_TIMEOUT (default 1 s; also SQLite's busy_timeout in this process), and fail loudly. A turn that
    fails anywhere (tracker store, Redis lock store) answers with the hotline (bot/fallback.py) instead of what it
    had said so far: nothing of that turn was saved, so the next message continues from the last saved turn.
