@@ -31,13 +31,13 @@ lint: install
 
 validate: install
 	@$(PY) -m bot.generate --check
-	@$(PY) -m rasa data validate --config config.yml --domain bot/domain.yml --data data --fail-on-warnings
+	@$(PY) -m rasa data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
 
 # Score the bot (started on free ports) on the dev cases and the independent set;
 # make eval CASES=other.yaml for another file, EVAL_URL=http://localhost:5005 to use a running bot.
 CASES ?=
 eval: install
-	@$(PY) -m bot.eval $(CASES) $(if $(EVAL_URL),--url $(EVAL_URL))
+	@$(PY) -m tools.eval $(CASES) $(if $(EVAL_URL),--url $(EVAL_URL))
 
 # NLU cross-validation (DIET alone, without the actions' rules): reports/nlu_cv/*.json
 crossval: install
@@ -46,22 +46,22 @@ crossval: install
 
 # Hostile input through REST and WeChat (loopback, bounded): reports/fuzz.json
 fuzz: install
-	@$(PY) -m bot.fuzz --count 10000
+	@$(PY) -m tools.fuzz --count 10000
 
 # One process vs scale-out (nginx, 2 Rasa instances, PostgreSQL, Redis) in one run, checked against the targets;
 # make bench ARGS="--only single --concurrency 1,10" for a part.
 ARGS ?=
 bench: install services
-	@$(PY) -m bot.bench $(ARGS)
+	@$(PY) -m tools.bench $(ARGS)
 
 # PostgreSQL + Redis + 2 Rasa instances + action server behind nginx, all on loopback (var/scaleout/); Ctrl-C stops.
 scaleout: install services
-	@$(PY) -m bot.scaleout
+	@$(PY) -m tools.scaleout
 
 # Soak (a benchmark, not in make test): 30 minutes at 10 concurrent conversations; memory growth and p95 drift between
 # the first steady minutes and the last must stay within 10 %: reports/soak.json. make soak ARGS="--minutes 3" to try it.
 soak: install
-	@$(PY) -m bot.soak $(ARGS)
+	@$(PY) -m tools.soak $(ARGS)
 
 # A consistent copy of the catalog and the conversations (DATABASE_URL) in var/backups/; make restore FILE=… puts one back.
 backup: install
@@ -74,4 +74,4 @@ restore: install
 # Catalog queries on 1,000,000 synthetic service points (generated once into var/scale/), on SQLite and on a private
 # PostgreSQL on loopback: p50/p95/p99 of "nearest 5 of a category" and "category in district", reports/catalog_bench.json
 bench-catalog: install services
-	@$(PY) -m bot.bench_catalog
+	@$(PY) -m tools.bench_catalog

@@ -1,5 +1,3 @@
-"""rasa_sdk imports this package when the action server starts: mask personal data in its logs (bot/privacy.py)."""
+"""rasa_sdk actions: dialogue logic over the language layer, the catalog and the reply builder.
 
-from bot import privacy
-
-privacy.install()
+Served by `python -m bot.action_server` (which also masks personal data in the logs)."""

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from actions.catalog_api import CatalogUnavailable, open_catalog
 from actions.context import State
-from actions.replies import Reply, t
 from catalog.query import Regions
+from replies import Reply, t
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
-from actions.replies import templates
-from bot.nlu.normalize import normalize
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions
+from language.normalize import normalize
+from replies import templates
 
 SERVICE_PREFIX, POLICY_PREFIX = "find_", "policy_"
 

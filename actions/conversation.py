@@ -24,9 +24,9 @@ from actions.context import (
 )
 from actions.eligibility import answer_eligibility
 from actions.policies import answer_policy, answer_policy_detail
-from actions.replies import Reply, button, t, templates
 from actions.services import answer_point_detail, answer_service, ask_place, category_buttons
 from catalog.query import Regions
+from replies import Reply, button, t, templates
 
 
 class ActionFollowUp(CatalogAction):

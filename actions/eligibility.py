@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from actions.base import CatalogAction
 from actions.catalog_api import CatalogUnavailable, open_catalog
 from actions.context import age, channel_place, intent, keyword_value, mentioned_place, remember, text
-from actions.replies import Reply, button, t, templates
 from actions.services import region_buttons
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, matching_policies
+from replies import Reply, button, t, templates
 
 FORM = "eligibility_form"
 ASKS = {"region_code": "region", "age": "age", "self_care": "self_care", "economic": "economic"}

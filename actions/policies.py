@@ -21,10 +21,10 @@ from actions.context import (
     text,
     wants_rental,
 )
-from actions.replies import Reply, t, templates
 from actions.services import answer_service, ask_place, region_buttons
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, get_policy, policies_for
+from replies import Reply, t, templates
 
 SECTIONS = ("summary", "eligibility", "steps", "materials", "where", "phone")
 

@@ -24,11 +24,11 @@ from actions.context import (
     wants_nearby,
     wants_rental,
 )
-from actions.replies import Reply, button, t, templates
 from catalog.freshness import is_stale
 from catalog.lexicon import load_taxonomy
 from catalog.models import as_date
 from catalog.query import Place, Regions, find_services, get_service, nearest_services, rental_policies
+from replies import Reply, button, t, templates
 
 LIMIT = 5
 

@@ -6,8 +6,8 @@ regions file, the task from the intent.
 
 from __future__ import annotations
 
-from actions.replies import Reply, t, templates
 from catalog.query import Regions
+from replies import Reply, t, templates
 
 
 def failure_message(intent: str | None, slots: dict) -> dict:

@@ -19,10 +19,10 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-from actions.replies import Reply, t
+from replies import Reply, t
 
 REST_PATH = "/webhooks/rest/webhook"
-DOMAIN = Path(__file__).with_name("domain.yml")
+DOMAIN = Path(__file__).resolve().parent.parent / "domain.yml"
 
 
 @lru_cache(maxsize=1)

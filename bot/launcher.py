@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 MODELS = ROOT / "models"
 PY = sys.executable
-TRAINING_INPUTS = ["config.yml", "bot/domain.yml", "data", "bot/nlu"]
+TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu", "language"]
 
 
 def log(msg: str) -> None:
@@ -82,7 +82,7 @@ def ensure_model() -> Path:
     log("训练对话模型（约两分钟）…")
     started = time.monotonic()
     subprocess.run(
-        [PY, "-m", "rasa", "train", "--config", "config.yml", "--domain", "bot/domain.yml", "--data", "data",
+        [PY, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
          "--out", str(MODELS), "--fixed-model-name", model.name.removesuffix(".tar.gz")],
         cwd=ROOT, env=base_env(), check=True,
     )
@@ -184,12 +184,12 @@ def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: st
         return open(log_dir / f"{name}.log", "ab")  # noqa: SIM115
 
     actions = subprocess.Popen(
-        [PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        [PY, "-m", "bot.action_server", "--actions", "actions", "--port", str(action_port)],
         cwd=ROOT, env=env, start_new_session=True, stdout=out("actions"), stderr=subprocess.STDOUT,
     )
     rasa = subprocess.Popen(
         [PY, "-m", "bot.serve", "run", "--model", str(model), "--endpoints", str(endpoints),
-         "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_port),
+         "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_port),
          "--enable-api", f"--auth-token={token}", "--cors", f"http://127.0.0.1:{rasa_port}",
          f"http://localhost:{rasa_port}"],
         cwd=ROOT, env=env, start_new_session=True, stdout=out("rasa"), stderr=subprocess.STDOUT,

@@ -31,7 +31,6 @@ from sqlalchemy import column, delete, func, inspect, select, table
 from sqlalchemy.engine import URL, make_url
 
 from bot.console.models import Answer, AuditEntry, Claim, Correction, LoginSession, utcnow
-from bot.scaleout import pg_bin
 from catalog.db import ROOT, database_url, get_engine
 
 BACKUPS = ROOT / "var" / "backups"
@@ -47,6 +46,20 @@ CONSOLE = [(Answer, Answer.at, "话务员回复"), (Claim, Claim.claimed_at, "�
 
 class MaintenanceError(Exception):
     """A purge, backup or restore that cannot be done; the message is for the user."""
+
+
+def pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        raise RuntimeError("找不到 PostgreSQL（initdb）：请先运行 scripts/install-services.sh")
+    return found[-1].parent
+
+
+def as_pg_user(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: then run it as the Debian package's `postgres` user."""
+    if os.geteuid() != 0:
+        return cmd
+    return ["runuser", "-u", "postgres", "--", *cmd]
 
 
 def retention_days() -> int:

@@ -10,7 +10,7 @@
 3. Hostile REST requests are refused before they reach the bot (bot/guard.py).
 4. A failing action server never means silence: the call times out after ACTION_TIMEOUT seconds
    (default 2.5, Rasa's is 300) and the user gets the hotline in a contract payload instead.
-5. Scale-out (bot/scaleout.py): Rasa's ticket lock waits for `now_serving == my ticket`. When an instance is
+5. Scale-out (tools/scaleout.py): Rasa's ticket lock waits for `now_serving == my ticket`. When an instance is
    killed holding a ticket, the next message's ticket (same lifetime, issued a moment later) usually expires in
    the same one-second poll as the dead one; then the lock never serves it and the message hangs until the
    client gives up. A ticket is served when no earlier ticket is still alive. And RedisLockStore reads,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What the scale-out layout (bot/scaleout.py, `make scaleout`) needs from Debian: PostgreSQL (catalog and tracker
+# What the scale-out layout (tools/scaleout.py, `make scaleout`) needs from Debian: PostgreSQL (catalog and tracker
 # store), Redis (Rasa's lock store) and nginx (the proxy in front of the Rasa instances). Only the binaries are
-# used: bot/scaleout.py runs private instances of each under var/ on loopback ports, never the system services.
+# used: tools/scaleout.py runs private instances of each under var/ on loopback ports, never the system services.
 # Idempotent: does nothing when all of it is already there.
 set -euo pipefail
 

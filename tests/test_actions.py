@@ -12,7 +12,7 @@ from actions.conversation import ActionClarify, ActionEmergency, ActionFollowUp,
 from actions.eligibility import ActionEligibility, ValidateEligibilityForm
 from actions.policies import ActionPolicy
 from actions.services import ActionFindService
-from bot.nlu.normalize import normalize
+from language.normalize import normalize
 
 
 def make_tracker(text: str, intent: str, entities: list[dict] | None = None, slots: dict | None = None,

@@ -14,7 +14,7 @@ from catalog.lexicon import load_taxonomy
 from catalog.loader import haversine_km
 from catalog.models import ServiceItem, ServicePoint, ensure_schema
 from catalog.query import Regions, find_services, nearest_services
-from catalog.synthetic import generate, point_in_district, synthetic_regions
+from tools.synthetic import generate, point_in_district, synthetic_regions
 
 POINTS = 20_000
 CATEGORIES = sorted(load_taxonomy().categories)

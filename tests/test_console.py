@@ -1,4 +1,4 @@
-"""The operators' console API (bot/channels/console.py) on a Sanic app of its own: the channel's blueprint with a
+"""The operators' console API (bot/console/channel.py) on a Sanic app of its own: the channel's blueprint with a
 stub of Rasa's on_new_message and of Rasa's HTTP API, over a fresh catalog + tracker-store database.
 
 Every endpoint with and without a session, CSRF, the login rate limit, masking, the audit log, the CLI.
@@ -23,8 +23,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 from sqlalchemy import text
 
-from bot.channels.console import ConsoleInput
 from bot.console import service as svc
+from bot.console.channel import ConsoleInput
 from bot.console.models import create_tables
 from bot.console.security import RateLimiter, hash_password, mask, verify_password
 from bot.launcher import ROOT, free_port
@@ -79,7 +79,7 @@ async def fake_bot(msg: UserMessage) -> None:
 
 
 async def save_conversations(url: str) -> None:
-    store = SQLTrackerStore(Domain.load(str(ROOT / "bot" / "domain.yml")), dialect="sqlite",
+    store = SQLTrackerStore(Domain.load(str(ROOT / "domain.yml")), dialect="sqlite",
                             db=url.removeprefix("sqlite:///"))
     wx = DialogueStateTracker.from_events(WX, [
         UserUttered("我的电话是13812345678，身份证号420102195001011234", {"name": "inform", "confidence": 0.6},

@@ -16,10 +16,10 @@ import pytest
 import requests
 import yaml
 
-from actions.replies import t
-from bot.eval import Turn, send
 from bot.launcher import PY, ROOT, base_env, free_port, serving
 from catalog.importer import import_catalog
+from replies import t
+from tools.eval import Turn, send
 
 # Another process takes SQLite's write lock (as a long write transaction would) and holds it for a few seconds.
 LOCK_HOLDER = """
@@ -56,7 +56,7 @@ def test_action_server_down_then_back(model: Path, tmp_path: Path) -> None:
 
         env = base_env() | {"DATABASE_URL": url}
         servers.procs[0] = subprocess.Popen(
-            [PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+            [PY, "-m", "bot.action_server", "--actions", "actions", "--port", str(action_port)],
             cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
@@ -198,7 +198,7 @@ NEEDS_SCALEOUT = pytest.mark.skipif(
 def test_redis_down_then_back(model: Path) -> None:
     """The scale-out layout with one instance: Redis (the lock store) killed mid-conversation gives the hotline
     within 3 s, not a 500 or a hang; with Redis back the conversation continues."""
-    from bot.scaleout import redis, scaled
+    from tools.scaleout import redis, scaled
 
     with scaled(model, instances=1) as cluster:
         asked = send(cluster.url, "redis-1", "哪里有老年助餐点")

@@ -1,4 +1,4 @@
-"""Retention and backups (bot/maintenance.py), on SQLite and on a private PostgreSQL cluster (bot/scaleout.py).
+"""Retention and backups (bot/maintenance.py), on SQLite and on a private PostgreSQL cluster (tools/scaleout.py).
 
 Conversations are written by Rasa's own SQLTrackerStore. PostgreSQL starts once for the module (about 1 s) and is
 skipped when it is not installed (make services).
@@ -38,7 +38,7 @@ HAS_POSTGRES = bool(list(Path("/usr/lib/postgresql").glob("*/bin/initdb")))
 def postgres_url() -> Iterator[str]:
     if not HAS_POSTGRES:
         pytest.skip("PostgreSQL not installed (make services)")
-    from bot.scaleout import postgres
+    from tools.scaleout import postgres
 
     run_dir = Path(tempfile.mkdtemp(prefix="yinling-maintenance-"))  # the postgres user must enter it
     run_dir.chmod(0o755)

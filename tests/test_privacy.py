@@ -86,9 +86,10 @@ def test_every_record_is_masked_whatever_the_handler(monkeypatch: pytest.MonkeyP
         assert masked in text
 
 
-def test_the_action_server_package_installs_masking() -> None:
-    """rasa_sdk imports the `actions` package in the action server: that import alone masks its logs."""
-    code = "import logging, actions; logging.basicConfig(); logging.getLogger('x').warning('电话13812345678')"
+def test_the_action_server_installs_masking() -> None:
+    """`python -m bot.action_server` masks the logs before rasa_sdk starts (its serving is replaced here)."""
+    code = ("import logging, rasa_sdk.__main__ as sdk, bot.action_server as a; sdk.main = lambda: None; a.main(); "
+            "logging.basicConfig(); logging.getLogger('x').warning('电话13812345678')")
     done = subprocess.run([PY, "-c", code], cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "138****5678" in done.stderr and "13812345678" not in done.stderr

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from bot import generate
-from bot.eval import load_cases, report, run, summary
 from bot.launcher import ROOT, base_env
+from tools.eval import load_cases, report, run, summary
 
 DEV_CASES = ROOT / "tests" / "eval" / "dev_cases.yaml"
 
@@ -24,7 +24,7 @@ def test_generated_nlu_files_are_fresh() -> None:
 
 
 def test_rasa_data_validate() -> None:
-    res = _rasa("data", "validate", "--config", "config.yml", "--domain", "bot/domain.yml", "--data", "data")
+    res = _rasa("data", "validate", "--config", "config.yml", "--domain", "domain.yml", "--data", "data")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
 
 
@@ -50,7 +50,7 @@ def test_independent_eval_set_floor(bot_url: str) -> None:
 
 
 def test_hostile_and_empty_messages_still_answer(bot_url: str) -> None:
-    from bot.eval import send
+    from tools.eval import send
 
     for message in ["", "   ", "<script>alert(1)</script>", "'; DROP TABLE events; --", "🙂" * 50, "1" * 300]:
         turn = send(bot_url, f"hostile-{abs(hash(message))}", message)
@@ -60,7 +60,7 @@ def test_hostile_and_empty_messages_still_answer(bot_url: str) -> None:
 def test_rest_guard_refuses_before_the_bot(bot_url: str) -> None:
     import requests
 
-    from bot.eval import send
+    from tools.eval import send
 
     for command in ("/restart", "/session_start", "/back"):
         turn = send(bot_url, "guard-command", command)
@@ -89,8 +89,8 @@ def test_rest_guard_forgets_idle_senders() -> None:
 
 def test_running_bot_answers_a_newly_imported_point(bot, tmp_path: Path) -> None:
     """Staff import a sheet while the bot runs: the next question finds the new point, no restart."""
-    from bot.eval import send
     from catalog.sheets import import_file
+    from tools.eval import send
 
     sheet = tmp_path / "新增.csv"
     sheet.write_text("编号,服务类别,名称,区县,地址,电话,来源\n"

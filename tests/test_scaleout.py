@@ -1,4 +1,4 @@
-"""Scale-out (bot/scaleout.py): nginx → two Rasa instances on PostgreSQL (tracker store, catalog) + Redis (locks).
+"""Scale-out (tools/scaleout.py): nginx → two Rasa instances on PostgreSQL (tracker store, catalog) + Redis (locks).
 
 Concurrent conversations never mix; a conversation whose turns alternate between the instances keeps its context;
 concurrent messages of one conversation are processed one after the other (lock store); a WeChat message sent
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.eval import send
+from tools.eval import send
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists())
@@ -38,7 +38,7 @@ DISTRICTS = ["江汉区", "洪山区", "武昌区", "江岸区", "汉阳区", "�
 
 @pytest.fixture(scope="module")
 def cluster(model: Path):
-    from bot.scaleout import scaled
+    from tools.scaleout import scaled
 
     # run_dir=None: a temporary folder under /tmp the postgres user can enter (pytest's tmp_path is root-only)
     with scaled(model, instances=2) as c:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from actions.context import mentioned_needs, negated_needs, place_problem
-from bot.nlu.normalize import chinese_number, clean, normalize
+from language.normalize import chinese_number, clean, normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,6 +102,6 @@ def test_eval_sentences_are_not_in_training_data() -> None:
     ("江汉区的助餐点", None),
 ])
 def test_keyword_intents(message: str, intent: str | None) -> None:
-    from bot.nlu.keyword_intents import keyword_intent
+    from language.keywords import keyword_intent
 
     assert keyword_intent(normalize(message)) == intent

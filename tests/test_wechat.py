@@ -511,7 +511,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import shutil
 
     from bot.launcher import free_port
-    from bot.scaleout import redis
+    from tools.scaleout import redis
 
     if not shutil.which("redis-server"):
         pytest.skip("redis-server not installed (make services)")
@@ -704,7 +704,7 @@ def test_rasa_loads_the_channel_from_credentials_at_webhooks_wechat(monkeypatch:
 
     from bot.launcher import ROOT
 
-    credentials = yaml.safe_load((ROOT / "bot" / "credentials.yml").read_text(encoding="utf-8"))
+    credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
     assert "bot.channels.wechat.WeChatInput" in credentials
     monkeypatch.setenv("WECHAT_TOKEN", "from-env")
     monkeypatch.setenv("WECHAT_REPLY_DEADLINE", "1.5")

@@ -1,4 +1,4 @@
-"""The WeChat channel inside the running bot (`rasa run` with bot/credentials.yml, settings from the WECHAT_*
+"""The WeChat channel inside the running bot (`rasa run` with credentials.yml, settings from the WECHAT_*
 test values of conftest): a safe-mode message gets the answer the REST channel gives."""
 
 from __future__ import annotations

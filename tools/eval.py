@@ -1,6 +1,6 @@
 """Score the bot on case files in the format of shared/eval/dev_cases.yaml.
 
-    python -m bot.eval [FILE ...] [--url http://localhost:5005] [--show 40]
+    python -m tools.eval [FILE ...] [--url http://localhost:5005] [--show 40]
 
 Without --url it starts its own bot on free loopback ports (catalog import and training if needed).
 Each single case goes to a fresh conversation; a dialogue's turns share one. The turn's custom
@@ -193,7 +193,7 @@ def evaluate(base_url: str, files: list[Path], show: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bot.eval")
+    p = argparse.ArgumentParser(prog="python -m tools.eval")
     p.add_argument("files", type=Path, nargs="*", default=DEFAULT_FILES)
     p.add_argument("--url", help="已在运行的机器人地址；不给则自己启动一个")
     p.add_argument("--show", type=int, default=40)

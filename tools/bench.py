@@ -1,8 +1,8 @@
 """Benchmark: replay realistic conversations against freshly started bots (loopback only, bounded).
 
-    python -m bot.bench [--concurrency 1,10,20] [--conversations 120] [--only single|scaleout] [--instances 2]
+    python -m tools.bench [--concurrency 1,10,20] [--conversations 120] [--only single|scaleout] [--instances 2]
 
-Runs one process (make run's layout: Rasa + action server, SQLite) and the scale-out layout (bot/scaleout.py:
+Runs one process (make run's layout: Rasa + action server, SQLite) and the scale-out layout (tools/scaleout.py:
 nginx, several Rasa instances, PostgreSQL, Redis) in one run and prints their ratio. For each: per-turn latency
 p50/p95/p99, turns per second, errors, the memory (PSS) of every serving process and the cold start (servers
 started to first answer), checked against the targets below. Writes reports/bench.json and a latency/throughput
@@ -23,8 +23,8 @@ from pathlib import Path
 import requests
 import yaml
 
-from bot.eval import percentile
 from bot.launcher import ROOT, VAR, ensure_catalog, ensure_model, free_port, log, serving
+from tools.eval import percentile
 
 CONVERSATIONS = Path(__file__).with_name("bench_conversations.yml")
 REPORTS = ROOT / "reports"
@@ -132,7 +132,7 @@ def bench_single(model: Path, conversations: list[list[str]], args: argparse.Nam
 
 
 def bench_scaleout(model: Path, conversations: list[list[str]], args: argparse.Namespace) -> dict:
-    from bot.scaleout import scaled
+    from tools.scaleout import scaled
 
     log(f"横向扩展：启动 PostgreSQL、Redis、{args.instances} 个 Rasa 实例、动作服务器和 nginx…")
     started = time.monotonic()
@@ -201,7 +201,7 @@ def plot(setups: list[dict], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bot.bench")
+    p = argparse.ArgumentParser(prog="python -m tools.bench")
     p.add_argument("--concurrency", default="1,10,20", help="逗号分隔的并发对话数")
     p.add_argument("--conversations", type=int, default=120, help="每一档回放的对话数")
     p.add_argument("--max-seconds", type=float, default=120, help="每一档的时间上限")
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     for setup in setups:
         setup["targets"] = check_targets(setup)
     report: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": f"{os.cpu_count()} 核",
-                    "command": "python -m bot.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+                    "command": "python -m tools.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
                     "targets": TARGETS}
     report |= {k: setups[0][k] for k in ("levels", "memory_kb", "total_pss_mb")}  # the first setup, as before
     report["setups"] = setups

@@ -1,11 +1,11 @@
 """Catalog queries at scale: the real query functions on a synthetic catalog, on SQLite and on PostgreSQL.
 
-    python -m bot.bench_catalog [--points 1000000] [--queries 500] [--databases sqlite,postgresql]
+    python -m tools.bench_catalog [--points 1000000] [--queries 500] [--databases sqlite,postgresql]
                                                                              # what `make bench-catalog` calls
 
-For each database: generate the synthetic catalog if it is missing (catalog.synthetic; SQLite in
+For each database: generate the synthetic catalog if it is missing (tools.synthetic; SQLite in
 var/scale/catalog-<points>.db, PostgreSQL as a private cluster in var/scale/pg on a free loopback port, started and
-stopped like bot.scaleout's), then time `--queries` calls of each kind through catalog.query, one session per call
+stopped like tools.scaleout's), then time `--queries` calls of each kind through catalog.query, one session per call
 as the action server does: "nearest 5 of a category" from a random position in a random district, the same for
 rental points renting a given item ("nearest_item"), and "a category in a district" (find_services). The same
 seeded queries on every database; 50 of each kind first, untimed, to warm caches. Prints p50/p95/p99 and writes
@@ -23,13 +23,13 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.eval import percentile
 from bot.launcher import ROOT, VAR, free_port, log
-from bot.scaleout import postgres
 from catalog.db import session_scope
 from catalog.lexicon import load_taxonomy
 from catalog.query import Regions, find_services, nearest_services
-from catalog.synthetic import POINTS, SEED, default_url, generate, generated, point_in_district, synthetic_regions
+from tools.eval import percentile
+from tools.scaleout import postgres
+from tools.synthetic import POINTS, SEED, default_url, generate, generated, point_in_district, synthetic_regions
 
 LIMIT = 5
 WARMUP = 50
@@ -89,7 +89,7 @@ def bench_database(url: str, points: int, queries: dict[str, list[tuple]], seed:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bot.bench_catalog")
+    p = argparse.ArgumentParser(prog="python -m tools.bench_catalog")
     p.add_argument("--points", type=int, default=POINTS, help="合成服务点个数")
     p.add_argument("--queries", type=int, default=500, help="每种查询的次数")
     p.add_argument("--databases", default="sqlite,postgresql", help="逗号分隔：sqlite、postgresql")

@@ -1,13 +1,13 @@
 """A synthetic catalog at scale, only for measuring the catalog's queries: never the project's database, never shown.
 
-    python -m catalog.synthetic [--points 1000000] [--url sqlite:///var/scale/catalog-1000000.db] [--seed N]
+    python -m tools.synthetic [--points 1000000] [--url sqlite:///var/scale/catalog-1000000.db] [--seed N]
 
 The real regions (catalog/data/regions.yaml) plus a grid of synthetic districts over eastern China, about
 POINTS_PER_DISTRICT points each, 20 districts to a city and 20 cities to a province, coded 91xxxx-99xxxx (prefixes
 GB/T 2260 does not use) and named 合成…. Points are spread evenly over all districts and all categories of
 taxonomy.yaml, labelled 示例数据 with `synthetic: true`, never verified; 1 in 100 has only its district's centre
 (approximate), rental points rent one to three items. Same seed, same catalog. The real schema (catalog.models) is
-used, so the benchmark (python -m bot.bench_catalog) measures the real query functions.
+used, so the benchmark (python -m tools.bench_catalog) measures the real query functions.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def generated(url: str) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m catalog.synthetic", description="生成合成目录（仅供性能测试）")
+    p = argparse.ArgumentParser(prog="python -m tools.synthetic", description="生成合成目录（仅供性能测试）")
     p.add_argument("--points", type=int, default=POINTS, help="服务点个数")
     p.add_argument("--url", help="目标数据库（默认 var/scale/catalog-<个数>.db）")
     p.add_argument("--seed", type=int, default=SEED, help="随机种子")

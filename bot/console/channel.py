@@ -1,7 +1,7 @@
 """The hotline operators' console (issue 8, docs/console.md) as a Rasa input channel: /webhooks/console/.
 
-Loaded by `rasa run` from credentials.yml as `bot.channels.console.ConsoleInput`. The page and its assets are served
-from console_static/; the JSON API below answers 401 without a login session, and every POST (except the login
+Loaded by `rasa run` from credentials.yml as `bot.console.channel.ConsoleInput`. The page and its assets are served
+from static/; the JSON API below answers 401 without a login session, and every POST (except the login
 itself) needs the session's CSRF token in the X-CSRF-Token header.
 
     POST /api/login  /api/logout          GET /api/me
@@ -48,7 +48,7 @@ from catalog.db import session_scope
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-STATIC = Path(__file__).resolve().parent / "console_static"
+STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "console_session"
 COOKIE_PATH = "/webhooks/console"
 SENDER = re.compile(r"^[A-Za-z0-9_.:@-]{1,255}$")

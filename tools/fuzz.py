@@ -1,6 +1,6 @@
 """Bounded fuzzer: hostile and odd messages through the REST and WeChat channels of a bot it starts itself.
 
-    python -m bot.fuzz [--count 10000] [--max-seconds 900]
+    python -m tools.fuzz [--count 10000] [--max-seconds 900]
 
 Loopback only. Counts server errors (5xx), REST replies without a valid contract payload, and crashed
 server processes; reads the servers' memory before and after; writes reports/fuzz.json.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import requests
 
-from bot.bench import REPORTS, memory_kb
 from bot.launcher import VAR, ensure_catalog, ensure_model, free_port, log, serving
+from tools.bench import REPORTS, memory_kb
 
 TASKS = {"find_service", "policy", "eligibility", "emergency", "handoff", "chitchat", "out_of_scope"}
 SEEDS = ["江汉区有没有助餐点", "高龄津贴怎么申请", "我要找人工", "老人晕倒了", "想租轮椅", "您好", "谢谢",
@@ -86,7 +86,7 @@ def _wechat(url: str, rng: random.Random, http: requests.Session) -> tuple[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bot.fuzz")
+    p = argparse.ArgumentParser(prog="python -m tools.fuzz")
     p.add_argument("--count", type=int, default=10_000)
     p.add_argument("--max-seconds", type=float, default=900)
     p.add_argument("--seed", type=int, default=7)

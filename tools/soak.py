@@ -1,6 +1,6 @@
 """Soak: a bounded run at steady load, to see whether memory or latency creep up (loopback only).
 
-    python -m bot.soak [--minutes 30] [--concurrency 10]     # what `make soak` calls
+    python -m tools.soak [--minutes 30] [--concurrency 10]     # what `make soak` calls
 
 Starts the bot on free ports with a fresh SQLite database (var/soak.db), then keeps `--concurrency` conversations
 (bench's realistic ones, each under a new sender) going for `--minutes`. Every minute it samples that minute's
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.bench import CONVERSATIONS, REPORTS, memory_kb, replay
-from bot.eval import percentile
 from bot.launcher import VAR, ensure_catalog, ensure_model, free_port, log, serving
+from tools.bench import CONVERSATIONS, REPORTS, memory_kb, replay
+from tools.eval import percentile
 
 WARMUP_MINUTES = 1
 WINDOW_MINUTES = 3
@@ -114,7 +114,7 @@ def soak(base_url: str, pids: dict[str, int], conversations: list[list[str]], mi
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bot.soak")
+    p = argparse.ArgumentParser(prog="python -m tools.soak")
     p.add_argument("--minutes", type=int, default=30, help="运行分钟数（第 1 分钟为预热）")
     p.add_argument("--concurrency", type=int, default=10, help="同时进行的对话数")
     args = p.parse_args(argv)
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"p95：{q['first_ms']} ms → {q['last_ms']} ms，漂移 {q['drift']:+.1%}；错误 {result['errors']}", flush=True)
     print("通过" if result["passed"] else "未通过：" + "、".join(k for k, ok in result["checks"].items() if not ok),
           flush=True)
-    report = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": "python -m bot.soak " + " ".join(
+    report = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": "python -m tools.soak " + " ".join(
         argv if argv is not None else sys.argv[1:]), "minutes": args.minutes, "concurrency": args.concurrency,
         "limit": LIMIT, **result, "samples": samples}
     REPORTS.mkdir(exist_ok=True)

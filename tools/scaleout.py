@@ -1,6 +1,6 @@
 """Scale-out on one machine's loopback: PostgreSQL, Redis, N Rasa instances, one action server, nginx in front.
 
-    python -m bot.scaleout [--instances 2]      # what `make scaleout` calls; Ctrl-C stops everything
+    python -m tools.scaleout [--instances 2]      # what `make scaleout` calls; Ctrl-C stops everything
 
 Everything runs as private instances in a run folder (var/scaleout/ by default): a PostgreSQL cluster made with
 initdb (as the `postgres` user when we are root: PostgreSQL refuses to run as root), a Redis without persistence,
@@ -32,24 +32,13 @@ from pathlib import Path
 import requests
 
 from bot.launcher import PY, ROOT, VAR, _wait, api_token, base_env, ensure_model, free_port, hold, log, write_endpoints
+from bot.maintenance import as_pg_user, pg_bin
 from catalog.importer import import_catalog
 
 DB_NAME = "yinling"
 DB_USER = "yinling"
 
 
-def pg_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
-    if not found:
-        raise RuntimeError("找不到 PostgreSQL（initdb）：请先运行 scripts/install-services.sh")
-    return found[-1].parent
-
-
-def _as_pg_user(cmd: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: then run it as the Debian package's `postgres` user."""
-    if os.geteuid() != 0:
-        return cmd
-    return ["runuser", "-u", "postgres", "--", *cmd]
 
 
 def _pg_owner(path: Path) -> None:
@@ -80,7 +69,7 @@ def postgres(run_dir: Path, port: int) -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir(parents=True)
         _pg_owner(data)
-        made = subprocess.run(_as_pg_user([str(bin_dir / "initdb"), "-D", str(data), "-U", DB_USER,
+        made = subprocess.run(as_pg_user([str(bin_dir / "initdb"), "-D", str(data), "-U", DB_USER,
                                            "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if made.returncode != 0:
@@ -88,7 +77,7 @@ def postgres(run_dir: Path, port: int) -> Iterator[str]:
     opts = (f"-p {port} -c listen_addresses=127.0.0.1 -k {data} -c fsync=on -c synchronous_commit=on "
             "-c max_connections=200 -c shared_buffers=64MB")
     logfile = data / "server.log"
-    subprocess.run(_as_pg_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-o", opts,
+    subprocess.run(as_pg_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-o", opts,
                                 "-w", "-t", "60", "start"]), check=True, stdout=subprocess.DEVNULL)
     try:
         import psycopg2
@@ -102,7 +91,7 @@ def postgres(run_dir: Path, port: int) -> Iterator[str]:
         conn.close()
         yield f"postgresql://{DB_USER}@127.0.0.1:{port}/{DB_NAME}"
     finally:
-        subprocess.run(_as_pg_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+        subprocess.run(as_pg_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
                        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -309,7 +298,7 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
         def start_rasa(i: int) -> subprocess.Popen:
             return subprocess.Popen(
                 [PY, "-m", "bot.serve", "run", "--model", str(model), "--endpoints", str(endpoints),
-                 "--credentials", "bot/credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_ports[i]),
+                 "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_ports[i]),
                  "--enable-api", f"--auth-token={token}", "--cors", f"http://127.0.0.1:{nginx.port}",
                  f"http://localhost:{nginx.port}"],
                 cwd=ROOT, env=env, start_new_session=True,
@@ -317,7 +306,7 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
             )
 
         actions = subprocess.Popen(
-            [PY, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+            [PY, "-m", "bot.action_server", "--actions", "actions", "--port", str(action_port)],
             cwd=ROOT, env=env, start_new_session=True,
             stdout=open(logs / "actions.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
         )
@@ -339,7 +328,7 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bot.scaleout")
+    p = argparse.ArgumentParser(prog="python -m tools.scaleout")
     p.add_argument("--instances", type=int, default=2, help="Rasa 实例数")
     p.add_argument("--port", type=int, default=int(os.environ.get("SCALEOUT_PORT", "8080")), help="nginx 端口")
     args = p.parse_args(argv)
