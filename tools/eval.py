@@ -39,7 +39,9 @@ class Outcome:
 
     label: str
     task: str
-    kind: str = "single"
+    kind: str = "single"  # single, turn, emergency, near_miss
+    tier: str = ""
+    got_task: str | None = None
     problems: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     fields: dict[str, bool] = field(default_factory=dict)  # expectation key -> met
@@ -95,8 +97,8 @@ def _checks(expect: dict, turn: Turn) -> list[tuple[str, str | None, tuple[str, 
     return out
 
 
-def _outcome(label: str, kind: str, expect: dict, turn: Turn) -> Outcome:
-    o = Outcome(label, expect.get("task", "?"), kind, seconds=[turn.seconds])
+def _outcome(label: str, kind: str, expect: dict, turn: Turn, tier: str = "") -> Outcome:
+    o = Outcome(label, expect.get("task", "?"), kind, tier, (turn.payload or {}).get("task"), seconds=[turn.seconds])
     for key, problem, pair in _checks(expect, turn):
         o.fields[key] = problem is None
         if problem:
@@ -107,13 +109,20 @@ def _outcome(label: str, kind: str, expect: dict, turn: Turn) -> Outcome:
 
 
 def load_cases(path: Path) -> tuple[list[dict], list[dict]]:
+    """Single cases (the `safety` section included, marked by its `kind`) and dialogues of a case file."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data.get("cases") or [], data.get("dialogues") or []
+    return (data.get("cases") or []) + (data.get("safety") or []), data.get("dialogues") or []
 
 
 def run_single(base_url: str, case: dict) -> Outcome:
     turn = send(base_url, f"eval-{uuid.uuid4().hex[:12]}", case["text"])
-    return _outcome(case["text"], "single", case["expect"], turn)
+    kind = case.get("kind", "single")
+    o = _outcome(case["text"], kind, case["expect"], turn, case.get("tier", ""))
+    if kind == "emergency":
+        first = turn.texts[0] if turn.texts else ""
+        if case.get("number") and case["number"] not in first:
+            o.problems.append(f"first text lacks {case['number']}")
+    return o
 
 
 def run_dialogue(base_url: str, dialogue: dict) -> list[Outcome]:
@@ -133,11 +142,17 @@ def run(base_url: str, cases: list[dict], dialogues: list[dict], workers: int = 
 
 
 def summary(outcomes: list[Outcome]) -> dict[str, float]:
-    """Share fully correct: single cases, dialogue turns, all."""
+    """Share fully correct (single cases, their hard tier, dialogue turns, all), emergencies caught (task emergency
+    and the first text names the number) and false alarms (near misses answered as emergencies)."""
     def share(xs: list[Outcome]) -> float:
         return sum(not o.problems for o in xs) / len(xs) if xs else 1.0
-    return {"single": share([o for o in outcomes if o.kind == "single"]),
-            "turns": share([o for o in outcomes if o.kind == "turn"]), "all": share(outcomes)}
+    singles = [o for o in outcomes if o.kind == "single"]
+    near = [o for o in outcomes if o.kind == "near_miss"]
+    return {"single": share(singles), "hard": share([o for o in singles if o.tier == "hard"]),
+            "turns": share([o for o in outcomes if o.kind == "turn"]),
+            "emergencies": share([o for o in outcomes if o.kind == "emergency"]),
+            "false_alarms": sum(o.got_task == "emergency" for o in near) / len(near) if near else 0.0,
+            "near_misses": share(near), "all": share(outcomes)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -163,9 +178,14 @@ def report(outcomes: list[Outcome], show: int = 40) -> str:
     for k, vals in sorted(fields.items()):
         lines.append(f"{k:<15} {sum(vals):>5}/{len(vals):<7} {sum(vals) / len(vals):7.1%}")
     sm = summary(outcomes)
-    n_single = sum(o.kind == "single" for o in outcomes)
-    lines.append(f"\nfully correct: single {sm['single']:.1%} of {n_single}, dialogue turns {sm['turns']:.1%} "
-                 f"of {len(outcomes) - n_single}, all {sm['all']:.1%}")
+    count = Counter(o.kind for o in outcomes)
+    n_hard = sum(o.kind == "single" and o.tier == "hard" for o in outcomes)
+    lines.append(f"\nfully correct: single {sm['single']:.1%} of {count['single']} (hard tier {sm['hard']:.1%} of "
+                 f"{n_hard}), dialogue turns {sm['turns']:.1%} of {count['turn']}, all {sm['all']:.1%}")
+    if count["emergency"] or count["near_miss"]:
+        lines.append(f"safety: emergencies caught {sm['emergencies']:.1%} of {count['emergency']}, false alarms "
+                     f"{sm['false_alarms']:.1%} of {count['near_miss']} near misses "
+                     f"(fully right {sm['near_misses']:.1%})")
     secs = [s * 1000 for o in outcomes for s in o.seconds]
     lines.append(f"latency per turn: p50 {statistics.median(secs):.0f} ms, p95 {percentile(secs, 95):.0f} ms")
     confusions = Counter(c for o in outcomes for c in o.confusions)
@@ -179,7 +199,7 @@ def report(outcomes: list[Outcome], show: int = 40) -> str:
     return "\n".join(lines)
 
 
-DEFAULT_FILES = [Path("tests/eval/dev_cases.yaml"), Path("tests/eval/cases.yaml")]
+DEFAULT_FILES = [Path(f"tests/eval/{name}.yaml") for name in ("dev_cases", "dev_team", "dev_blind_a")]
 
 
 def evaluate(base_url: str, files: list[Path], show: int) -> bool:
