@@ -74,7 +74,8 @@ def _point(rec: dict) -> ServicePoint:
         approximate=bool(rec.get("approximate")),
         phone=str(rec["phone"]) if rec.get("phone") else None, hours=rec.get("hours"),
         price=rec.get("price"), offers=rec.get("offers") or [], serves=rec.get("serves"),
-        verified=bool(rec.get("verified")), last_verified=as_date(rec.get("last_verified")),
+        verified=bool(rec.get("verified")), status=rec.get("status") or "open",
+        last_verified=as_date(rec.get("last_verified")),
         source=_clean(src) if isinstance(src, dict) else {"label": str(src)},
         items=[
             ServiceItem(position=i, name=it["name"], price_day=it.get("price_day"),
@@ -91,7 +92,9 @@ def _policy(rec: dict) -> Policy:
         conditions=_clean(rec.get("conditions") or {}), steps=rec.get("steps") or [],
         materials=rec.get("materials") or [], where=rec.get("where"),
         phone=str(rec["phone"]) if rec.get("phone") else None, guidance=rec.get("guidance") or [],
-        covers_rental=bool(rec.get("covers_rental")), source=_clean(rec["source"]),
+        covers_rental=bool(rec.get("covers_rental")), subsidy=bool(rec.get("subsidy")),
+        categories=list(rec.get("categories") or []), status=rec.get("status") or "in_effect",
+        source=_clean(rec["source"]),
         last_verified=as_date(rec.get("last_verified")), end_date=as_date(rec.get("end_date")),
     )
 
@@ -113,7 +116,7 @@ def point_record(p: ServicePoint) -> dict:
         "offers": list(p.offers or []), "serves": p.serves,
         "items": [{"name": i.name, "price_day": i.price_day, "price_month": i.price_month, "deposit": i.deposit}
                   for i in sorted(p.items, key=lambda i: i.position or 0)],
-        "verified": bool(p.verified), "last_verified": _iso(p.last_verified),
+        "verified": bool(p.verified), "status": p.status or "open", "last_verified": _iso(p.last_verified),
         "source": src["label"] if set(src) == {"label"} else src,
     }
 
@@ -123,7 +126,8 @@ def policy_record(p: Policy) -> dict:
         "id": p.id, "topic": p.topic, "region": p.region_code, "title": p.title, "summary": p.summary,
         "eligibility": list(p.eligibility or []), "conditions": dict(p.conditions or {}),
         "steps": list(p.steps or []), "materials": list(p.materials or []), "where": p.where, "phone": p.phone,
-        "guidance": list(p.guidance or []), "covers_rental": bool(p.covers_rental), "source": dict(p.source or {}),
+        "guidance": list(p.guidance or []), "covers_rental": bool(p.covers_rental), "subsidy": bool(p.subsidy),
+        "categories": list(p.categories or []), "status": p.status or "in_effect", "source": dict(p.source or {}),
         "last_verified": _iso(p.last_verified), "end_date": _iso(p.end_date),
     }
 

@@ -11,6 +11,14 @@ from pathlib import Path
 
 import yaml
 
+from catalog.conditions import (
+    POINT_STATUSES,
+    POLICY_STATUSES,
+    STATUS_ALIASES,
+    load_documents,
+    load_terms,
+    words_of,
+)
 from catalog.lexicon import DATA_DIR, SOURCES_DIR, load_taxonomy
 
 PHONE_RE = re.compile(r"^(0\d{2,3}-\d{7,8}|1[3-9]\d{9}|\d{3,5})$")
@@ -169,6 +177,22 @@ class _Checker:
     def __init__(self, r: _Reader, regions: dict[str, dict], data_dir: Path) -> None:
         self.r, self.regions, self.tax = r, regions, load_taxonomy(data_dir)
         self.seen: dict[str, str] = {}
+        self.terms = load_terms(data_dir)
+        self.documents = load_documents(data_dir)
+        for doc in self.documents.values():
+            text = r.source_text(str(doc["file"]))
+            if STATUS_ALIASES.get(doc.get("status"), doc.get("status")) not in POLICY_STATUSES:
+                r.error(data_dir / "documents.yaml", None, f"{doc['file']} 的 status 只能是 {'/'.join(POLICY_STATUSES)}")
+            if text is not None and normalize_space(str(doc.get("quote"))) not in text:
+                r.error(data_dir / "documents.yaml", None, f"{doc['file']} 的引用原文在来源文件中找不到")
+
+    def inherit(self, rec: dict) -> None:
+        """A record's status and end_date: its own, else its source document's (documents.yaml)."""
+        src = rec.get("source")
+        doc = self.documents.get(Path(str(src.get("file"))).name, {}) if isinstance(src, dict) else {}
+        for f in ("status", "end_date"):
+            if rec.get(f) in (None, "") and doc.get(f):
+                rec[f] = doc[f]
 
     def _where(self, rec: dict) -> str:
         if rec.get(LOC) is not None:
@@ -223,6 +247,11 @@ class _Checker:
                         r.rec_error(rec, f"辅具“{item['name']}”的价格应为数字：{item[k]}", "items")
         if rec.get("verified") and rec.get("source") == "示例数据":
             r.rec_error(rec, "示例数据不能标记为已核实（verified: true）", "verified")
+        rec["status"] = rec.get("status") or "open"
+        if rec["status"] not in POINT_STATUSES:
+            r.rec_error(rec, f"服务点 status 只能是 {'/'.join(POINT_STATUSES)}：{rec['status']}", "status")
+        elif rec["status"] == "planned" and rec.get("verified"):
+            r.rec_error(rec, "规划建设项目不能标记为已核实（verified: true）", "verified")
         r.check_dates(rec, ("last_verified",))
         r.check_source(rec, required_quote=bool(rec.get("verified")))
         return True
@@ -234,8 +263,16 @@ class _Checker:
         self.check_id(rec)
         rec["id"] = str(rec["id"])
         rec["region"] = str(rec["region"])
-        if rec["topic"] not in tax.topics:
+        if rec["topic"] not in tax.topics and rec["topic"] not in tax.categories:
             r.rec_error(rec, f"未知的政策主题代码：{rec['topic']}", "topic")
+        for c in rec.get("categories") or []:
+            if c not in tax.categories:
+                r.rec_error(rec, f"未知的服务类别代码：{c}", "categories")
+        self.inherit(rec)
+        rec["status"] = STATUS_ALIASES.get(str(rec.get("status") or "in_effect"), rec.get("status") or "in_effect")
+        if rec["status"] not in POLICY_STATUSES:
+            r.rec_error(rec, f"政策 status 只能是 {'/'.join(POLICY_STATUSES)}：{rec['status']}", "status")
+        self.check_conditions(rec)
         if rec["region"] not in self.regions:
             r.rec_error(rec, f"未知的行政区划代码：{rec['region']}", "region")
         if rec.get("phone") is not None and not PHONE_RE.match(str(rec["phone"])):
@@ -243,6 +280,22 @@ class _Checker:
         r.check_dates(rec, ("last_verified", "end_date"))
         r.check_source(rec, required_quote=True)
         return True
+
+    def check_conditions(self, rec: dict) -> None:
+        cond = rec.get("conditions") or {}
+        if not isinstance(cond, dict):
+            self.r.rec_error(rec, "conditions 应为“键: 值”", "conditions")
+            return
+        for w in words_of(cond):
+            if w not in self.terms:
+                self.r.rec_error(rec, f"未知的条件词：{w}（见 catalog/data/conditions.yaml）", "conditions")
+        src = rec.get("source")
+        if cond.get("requires") and isinstance(src, dict) and src.get("file"):
+            text = self.r.source_text(str(src["file"]))
+            if not cond.get("quote"):
+                self.r.rec_error(rec, "conditions 缺少 quote（条件所依据的原文）", "conditions.quote")
+            elif text is not None and normalize_space(str(cond["quote"])) not in text:
+                self.r.rec_error(rec, f"条件原文在 {src['file']} 中找不到（须逐字摘录）", "conditions.quote")
 
 
 def read_catalog(data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> CatalogData:

@@ -33,9 +33,9 @@ class ServicePoint(Base):
     __tablename__ = "catalog_service_point"
     __table_args__ = (
         # "category in district": ranked within each district by the index alone (query.find_services)
-        Index("ix_catalog_service_point_category_district", "category", "district_code", "verified", "id"),
+        Index("ix_catalog_service_point_category_district", "category", "status", "district_code", "verified", "id"),
         # "nearest k of a category": a lat/lng box read from the index alone (query.nearest_services)
-        Index("ix_catalog_service_point_category_position", "category", "approximate", "lat", "lng", "id"),
+        Index("ix_catalog_service_point_category_position", "category", "status", "approximate", "lat", "lng", "id"),
     )
     id = Column(String(64), primary_key=True)
     category = Column(String(32), nullable=False)
@@ -51,6 +51,7 @@ class ServicePoint(Base):
     offers = Column(JSON, nullable=False, default=list)
     serves = Column(String(256), nullable=True)
     verified = Column(Boolean, nullable=False, default=False)
+    status = Column(String(16), nullable=False, default="open")  # open | planned (a plan's construction table)
     last_verified = Column(Date, nullable=True)
     source = Column(JSON, nullable=False)  # {"label": "示例数据"} or {file, document, issuer, date, clause, quote}
     items = relationship(
@@ -84,9 +85,12 @@ class Policy(Base):
     phone = Column(String(32), nullable=True)
     guidance = Column(JSON, nullable=False, default=list)  # fields that are general guidance
     covers_rental = Column(Boolean, nullable=False, default=False)
+    subsidy = Column(Boolean, nullable=False, default=False)  # the record states a subsidy or payment
+    categories = Column(JSON, nullable=True)  # service categories the record states facts about
+    status = Column(String(16), nullable=False, default="in_effect")  # in_effect | draft (ended: past end_date)
     source = Column(JSON, nullable=False)
     last_verified = Column(Date, nullable=True)
-    end_date = Column(Date, nullable=True)  # only where the source document states one; past it, not offered
+    end_date = Column(Date, nullable=True)  # end of the plan period or target year the document states
 
 
 class CatalogMeta(Base):
@@ -128,8 +132,10 @@ class CatalogChange(Base):
 
 
 # Columns added after a table first shipped: created on databases that predate them.
-_ADDED_COLUMNS = {"catalog_policy": {"end_date": "DATE"},
-                  "catalog_service_point": {"approximate": "BOOLEAN NOT NULL DEFAULT FALSE"}}
+_ADDED_COLUMNS = {"catalog_policy": {"end_date": "DATE", "subsidy": "BOOLEAN NOT NULL DEFAULT FALSE",
+                                     "categories": "JSON", "status": "VARCHAR(16) NOT NULL DEFAULT 'in_effect'"},
+                  "catalog_service_point": {"approximate": "BOOLEAN NOT NULL DEFAULT FALSE",
+                                            "status": "VARCHAR(16) NOT NULL DEFAULT 'open'"}}
 
 
 def ensure_schema(engine) -> None:
@@ -143,9 +149,11 @@ def ensure_schema(engine) -> None:
                 with engine.begin() as conn:
                     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}"))
     for table in Base.metadata.sorted_tables:
-        have = {ix["name"] for ix in insp.get_indexes(table.name)}
+        have = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes(table.name)}
         for index in table.indexes:
-            if index.name not in have:
+            if index.name in have and have[index.name] != [c.name for c in index.columns]:
+                index.drop(engine)  # an older definition under the same name
+            if have.get(index.name) != [c.name for c in index.columns]:
                 index.create(engine)
 
 

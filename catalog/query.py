@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
-
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from catalog.conditions import Person, Verdict, check, today
 from catalog.lexicon import load_regions
 from catalog.loader import haversine_km
 from catalog.models import Policy, Region, ServiceItem, ServicePoint
@@ -119,7 +118,7 @@ def point_dict(p: ServicePoint, regions: Regions, distance_km: float | None = No
             {"name": i.name, "price_day": i.price_day, "price_month": i.price_month, "deposit": i.deposit}
             for i in p.items
         ],
-        "verified": bool(p.verified),
+        "verified": bool(p.verified), "status": p.status or "open",
         "last_verified": p.last_verified.isoformat() if p.last_verified else None,
         "source": src.get("label") or src.get("document") or DEMO_LABEL,
     }
@@ -128,11 +127,21 @@ def point_dict(p: ServicePoint, regions: Regions, distance_km: float | None = No
     return d
 
 
+def policy_status(status: str | None, end_date) -> str:
+    """in_effect | draft, or ended once the document's period is over (Asia/Shanghai date)."""
+    if end_date is not None and end_date < today():
+        return "ended"
+    return status or "in_effect"
+
+
 def policy_dict(p: Policy, regions: Regions) -> dict:
     place = regions.place(p.region_code)
     return {
         "id": p.id, "topic": p.topic, "title": p.title,
-        "region": place.as_contract() if place else {},
+        "region": place.as_contract() if place else {}, "level": place.level if place else None,
+        "status": policy_status(p.status, p.end_date), "draft": p.status == "draft",
+        "end_date": p.end_date.isoformat() if p.end_date else None,
+        "subsidy": bool(p.subsidy), "categories": list(p.categories or []),
         "summary": p.summary, "eligibility": list(p.eligibility or []),
         "conditions": dict(p.conditions or {}), "steps": list(p.steps or []),
         "materials": list(p.materials or []), "where": p.where, "phone": p.phone,
@@ -142,8 +151,8 @@ def policy_dict(p: Policy, regions: Regions) -> dict:
     }
 
 
-def _point_filter(category: str | None, item: str | None) -> list:
-    cond = []
+def _point_filter(category: str | None, item: str | None, status: str = "open") -> list:
+    cond = [ServicePoint.status == status]
     if category:
         cond.append(ServicePoint.category == category)
     if item:  # checked per candidate row (index on point_id), not a list of every point renting the item
@@ -162,15 +171,17 @@ def _points(session: Session, ids: list[str]) -> list[ServicePoint]:
 
 def find_services(
     session: Session, regions: Regions, category: str | None, region_code: str | None,
-    item: str | None = None, limit: int = 5,
+    item: str | None = None, limit: int = 5, status: str = "open",
 ) -> list[dict]:
     """Points of a category (and item) in a region or anywhere below it; verified first.
+
+    Only points of `status` are listed: open ones, or (status="planned") projects from a plan's table.
 
     A region above district level is spread round-robin over its districts. Only the first `limit` of each
     district can be listed, so the database ranks within districts (index on category, district, verified, id)
     and returns just those keys; the full rows are read for the `limit` listed.
     """
-    cond = _point_filter(category, item)
+    cond = _point_filter(category, item, status)
     if not region_code:
         ids = list(session.scalars(
             select(ServicePoint.id).where(*cond)
@@ -260,34 +271,49 @@ def get_service(session: Session, regions: Regions, point_id: str) -> dict | Non
     return point_dict(p, regions) if p else None
 
 
-def _in_force():
-    """Policies with no known end date, or whose end date has not passed: the only ones offered."""
-    return or_(Policy.end_date.is_(None), Policy.end_date >= date.today())
+def _in_scope(session: Session, regions: Regions, region_code: str | None, *where) -> list[dict]:
+    """Every policy record whose region contains the place, most local first (then by id)."""
+    if not region_code:
+        return []
+    chain = regions.chain(region_code)
+    rows = session.scalars(select(Policy).where(Policy.region_code.in_(chain), *where))
+    rank = {code: n for n, code in enumerate(chain)}
+    return [policy_dict(p, regions) for p in sorted(rows, key=lambda p: (rank[p.region_code], p.id))]
+
+
+def merge_duplicates(policies: list[dict]) -> list[dict]:
+    """One entry per document and topic, in order; the others of the same pair go under `merged`."""
+    out: dict[tuple, dict] = {}
+    for p in policies:
+        key = (p["source"].get("document"), p["topic"])
+        if key in out:
+            out[key]["merged"].append(p)
+        else:
+            out[key] = {**p, "merged": []}
+    return list(out.values())
 
 
 def policies_for(session: Session, regions: Regions, topic: str, region_code: str | None) -> list[dict]:
-    """The most local policies on a topic: the district's, else the city's, else the province's."""
-    if not region_code:
-        return []
-    for code in regions.chain(region_code):
-        rows = list(session.scalars(
-            select(Policy).where(Policy.topic == topic, Policy.region_code == code, _in_force()).order_by(Policy.id)
-        ))
-        if rows:
-            return [policy_dict(p, regions) for p in rows]
-    return []
+    """Every policy on a topic that covers the place: district's, city's and province's, most local first,
+    merged by document."""
+    return merge_duplicates(_in_scope(session, regions, region_code, Policy.topic == topic))
 
 
 def rental_policies(session: Session, regions: Regions, region_code: str | None) -> list[dict]:
-    """Policies of the region (or above) that cover equipment rental."""
-    if not region_code:
-        return []
-    codes = regions.chain(region_code)
-    rows = session.scalars(
-        select(Policy).where(Policy.covers_rental.is_(True), Policy.region_code.in_(codes), _in_force())
-        .order_by(Policy.id)
-    )
-    return [policy_dict(p, regions) for p in rows]
+    """What the documents covering the place say about equipment rental, most local first."""
+    return category_facts(session, regions, "equipment_rental", region_code,
+                          Policy.covers_rental.is_(True))
+
+
+def category_facts(
+    session: Session, regions: Regions, category: str, region_code: str | None, *alternatives,
+) -> list[dict]:
+    """The documents' facts about a service category in the place (and above): records filed under it
+    (topic or categories), most local first."""
+    rows = _in_scope(session, regions, region_code,
+                     or_(Policy.topic == category, Policy.categories.is_not(None), *alternatives))
+    return [p for p in rows if p["topic"] == category or category in p["categories"]
+            or (alternatives and p["covers_rental"])]
 
 
 def get_policy(session: Session, regions: Regions, policy_id: str) -> dict | None:
@@ -296,19 +322,21 @@ def get_policy(session: Session, regions: Regions, policy_id: str) -> dict | Non
 
 
 def matching_policies(
-    session: Session, regions: Regions, region_code: str, age: int | None, self_care: str | None,
-    economic: str | None, topics: list[str],
-) -> list[dict]:
-    """Every topic's most local policies whose stated conditions the person meets."""
+    session: Session, regions: Regions, region_code: str, person: Person, topics: list[str],
+) -> tuple[list[tuple[dict, Verdict]], list[tuple[dict, Verdict]]]:
+    """(met, to_check): every record covering the place whose conditions the person meets, and those
+    that depend on something not yet known. Conditions are checked on every record first; the ones kept
+    are then ranked by topic order and most local first, and merged by document and topic."""
+    kept: dict[str, list[tuple[dict, Verdict]]] = {"yes": [], "unknown": []}
+    rank = {t: n for n, t in enumerate(topics)}
+    for pol in _in_scope(session, regions, region_code, Policy.topic.in_(topics)):
+        v = check(pol["conditions"], person)
+        if v.result != "no":
+            kept[v.result].append((pol, v))
     out = []
-    for topic in topics:
-        for pol in policies_for(session, regions, topic, region_code):
-            cond = pol["conditions"]
-            if cond.get("min_age") and age is not None and age < int(cond["min_age"]):
-                continue
-            if cond.get("self_care") and self_care and self_care not in cond["self_care"]:
-                continue
-            if cond.get("economic") and economic and economic not in cond["economic"]:
-                continue
-            out.append(pol)
-    return out
+    for found in kept.values():
+        found.sort(key=lambda pv: rank[pv[0]["topic"]])  # stable: most local first within a topic
+        merged = merge_duplicates([p for p, _ in found])
+        verdicts = {p["id"]: v for p, v in found}
+        out.append([(m, verdicts[m["id"]]) for m in merged])
+    return out[0], out[1]

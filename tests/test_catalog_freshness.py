@@ -47,18 +47,19 @@ def test_stale_lists_by_district_and_category_with_csv(url: str, tmp_path: Path,
     assert table[0][:3] == ["地区", "类别/主题", "类型"] and len(table) > 1
 
 
-def test_policy_past_its_end_date_is_not_offered(url: str) -> None:
+def test_policy_past_its_end_date_says_its_period_ended(url: str) -> None:
+    """An ended plan is still what the document said: shown, marked ended (Asia/Shanghai date)."""
     with session_scope(url) as s:
         rec = snapshot(s, "policies")["wuhan-care-subsidy-rental"]
-        assert rental_policies(s, Regions(s), "420103")
-    # test data in a temporary database: the same policy with an end date in the past
     got = FileRecords("policies", [{**rec, "end_date": "2020-01-01"}])
     import_records(got, source="test", sha256="0", url=url)
     with session_scope(url) as s:
-        assert "wuhan-care-subsidy-rental" not in {p["id"] for p in rental_policies(s, Regions(s), "420103")}
+        found = {p["id"]: p for p in rental_policies(s, Regions(s), "420103")}
+        assert found["wuhan-care-subsidy-rental"]["status"] == "ended"
     import_records(FileRecords("policies", [{**rec, "end_date": "2999-12-31"}]), source="test", sha256="0", url=url)
     with session_scope(url) as s:
-        assert "wuhan-care-subsidy-rental" in {p["id"] for p in rental_policies(s, Regions(s), "420103")}
+        found = {p["id"]: p for p in rental_policies(s, Regions(s), "420103")}
+        assert found["wuhan-care-subsidy-rental"]["status"] == "in_effect"
 
 
 def test_bot_says_when_an_old_entry_was_verified(url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,9 +27,16 @@ def test_policy_numbers_come_from_the_document() -> None:
             assert number in text, f"{p['id']}: {number}"
 
 
+def test_planned_projects_say_so() -> None:
+    """Points from a plan's construction table: planned, never verified, district-centre coordinates flagged."""
+    planned = [sp for sp in DATA.service_points if isinstance(sp["source"], dict) and not sp.get("verified")]
+    assert len(planned) >= 9
+    assert all(sp["status"] == "planned" and sp.get("approximate") and sp["source"]["quote"] for sp in planned)
+
+
 def test_demo_points_are_labelled_and_unreachable() -> None:
     for sp in DATA.service_points:
-        if not sp.get("verified"):
+        if not sp.get("verified") and sp["status"] == "open":
             assert sp["source"] == "示例数据", sp["id"]
             # demo numbers start with 0 after the area code: no Chinese local number does
             assert sp.get("phone") is None or re.fullmatch(r"0\d{2,3}-0\d{7}", sp["phone"]), sp["id"]

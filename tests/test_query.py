@@ -1,4 +1,4 @@
-"""Catalog queries: search by category and district, nearest by true distance, most local policy."""
+"""Catalog queries: search by category and district, nearest by true distance, policies of every level."""
 
 from __future__ import annotations
 
@@ -41,12 +41,22 @@ def test_haversine_known_distance() -> None:
     assert abs(haversine_km(60, 114, 60, 115) - 55.60) < 0.01
 
 
-def test_most_local_policy_wins(session, regions) -> None:
+def test_policies_of_every_level_most_local_first(session, regions) -> None:
     wuhan = policies_for(session, regions, "family_care_bed", regions.resolve("江汉区").code)
-    assert wuhan and all(p["region"]["city"] == "武汉市" for p in wuhan)
+    assert [p["level"] for p in wuhan] == sorted((p["level"] for p in wuhan), key=["city", "province"].index)
+    assert {p["region"]["province"] for p in wuhan} == {"湖北省"} and {"city", "province"} <= {p["level"] for p in wuhan}
     hubei = policies_for(session, regions, "family_doctor", regions.resolve("咸安区").code)
     assert hubei and all(p["region"]["city"] is None and p["region"]["province"] == "湖北省" for p in hubei)
     assert policies_for(session, regions, "high_age_allowance", regions.resolve("兰山区").code) == []
+
+
+def test_planned_projects_are_not_listed_as_open(session, regions) -> None:
+    code = regions.resolve("江岸区").code
+    assert all(r["status"] == "open" for r in find_services(session, regions, "care_home", code, limit=50))
+    planned = find_services(session, regions, "care_home", code, limit=50, status="planned")
+    assert planned and all(r["status"] == "planned" and not r["verified"] and r["approximate"] for r in planned)
+    near = nearest_services(session, regions, planned[0]["lat"], planned[0]["lng"], "care_home", limit=50)
+    assert planned[0]["id"] not in {r["id"] for r in near}
 
 
 def test_rental_policies_of_the_region(session, regions) -> None:
