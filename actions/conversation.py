@@ -26,6 +26,7 @@ from actions.eligibility import answer_eligibility
 from actions.policies import answer_policy, answer_policy_detail
 from actions.services import answer_point_detail, answer_service, ask_place, category_buttons
 from catalog.query import Regions
+from language.safety import assess
 from replies import Reply, button, t, templates
 
 
@@ -66,16 +67,9 @@ class ActionFollowUp(CatalogAction):
 
 
 def _emergency_first(message: str) -> tuple[str, str]:
-    """(kind, the first line's template): 110 for a missing person, 119 for fire, else 120."""
-    kind = _emergency_kind(message)
-    return kind, {"missing": "emergency_missing", "fire": "emergency_fire"}.get(kind, "emergency")
-
-
-def _emergency_kind(message: str) -> str:
-    for kind, words in templates()["emergency_kinds"].items():
-        if any(w in message for w in words):
-            return kind
-    return "default"
+    """(kind of situation, the first line's template): the number(s) to call come first (language/safety.yml)."""
+    kind = assess(message).kind
+    return kind, f"emergency_{kind}" if f"emergency_{kind}" in templates() else "emergency"
 
 
 class ActionEmergency(CatalogAction):

@@ -1,4 +1,5 @@
-"""Phrases that decide the intent whatever the classifier said (emergency first): keyword_intents.yml."""
+"""What decides the intent whatever the classifier said: an emergency situation (safety.py) first, then the
+phrases of keyword_intents.yml."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+
+from language.safety import assess
 
 PHRASES = Path(__file__).with_name("keyword_intents.yml")
 
@@ -17,8 +20,17 @@ def phrases() -> dict[str, list[str]]:
 
 
 def keyword_intent(text: str) -> str | None:
-    """The first intent (in file order) one of whose phrases occurs in the text."""
+    """"emergency" for an emergency now, else the first intent (in file order) one of whose phrases occurs."""
+    if assess(text).emergency:
+        return "emergency"
     for name, words in phrases().items():
         if any(w in text for w in words):
             return name
     return None
+
+
+def past_danger_only(text: str) -> bool:
+    """Danger words that are all about the past or prevention ("以前走丢过"): not an emergency, whatever the
+    classifier thought."""
+    a = assess(text)
+    return not a.emergency and bool(a.discounted)

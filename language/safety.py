@@ -1,0 +1,109 @@
+"""Emergencies read as situations (language/safety.yml): who is in what state since when, not single keywords.
+
+A cue counts only in a clause that is about now: past events ("以前走丢过", "去年摔了一跤") and prevention
+("装个烟感报警器") inside an ordinary request are not emergencies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import permutations
+from pathlib import Path
+
+import yaml
+
+DATA = Path(__file__).with_name("safety.yml")
+_CLAUSE = re.compile(r"[，,。.！!？?；;、：:\s]+")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the message says about danger now."""
+
+    emergency: bool
+    kind: str = "default"  # fire, unseen, missing, gas, default
+    numbers: tuple[str, ...] = ()
+    groups: frozenset[str] = field(default_factory=frozenset)  # cue groups that count
+    discounted: frozenset[str] = field(default_factory=frozenset)  # cue groups seen only in the past or prevention
+
+
+@lru_cache(maxsize=1)
+def _data() -> dict:
+    data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    data["compiled"] = {g: re.compile("|".join(f"(?:{c})" for c in cues)) for g, cues in data["cues"].items()}
+    data["scored"] = {g for f in data["frames"] for g in f.get("weights", {})}
+    return data
+
+
+def _joined(text: str) -> str:
+    """Spaces between single characters (voice input, "老 人 摔 了") removed; word gaps kept."""
+    tokens = text.split()
+    singles = sum(len(tok) == 1 and bool(_CJK.match(tok)) for tok in tokens)
+    return "".join(tokens) if len(tokens) > 3 and singles >= 0.6 * len(tokens) else text
+
+
+def _positions(markers: list[str], clause: str) -> list[tuple[int, int]]:
+    """(start, end) of every marker in the clause."""
+    return [(m.start(), m.end()) for w in markers for m in re.finditer(re.escape(w), clause)]
+
+
+def _about_now(clause: str, start: int, end: int) -> bool:
+    """Whether the cue at [start, end) is about now: not followed by 过 (摔过, not 晕过去), and no time or prevention
+    marker reaches it across a present marker."""
+    d = _data()
+    after = clause[end:end + 2]
+    if after.startswith("过") and not after.startswith(("过去", "过来")):
+        return False
+    reach = d["reach"]
+    presents = [s for s, _ in _positions(d["present"], clause)]
+
+    def blocked(a: int, b: int) -> bool:
+        return any(a <= p < b for p in presents)
+
+    if any(0 <= start - e <= reach and not blocked(e, start) for _, e in _positions(d["before"], clause)):
+        return False
+    if any(0 <= s - end <= reach and not blocked(end, s) for s, _ in _positions(d["after"], clause)):
+        return False
+    return not any(-reach <= s - end <= reach for s, _ in _positions(d["prevention"], clause))
+
+
+def _groups(text: str) -> tuple[dict[str, int], set[str]]:
+    """(cue group -> number of distinct cues about now, cue groups seen only about the past or prevention)."""
+    d = _data()
+    now: dict[str, set[str]] = {}
+    past: set[str] = set()
+    whole = _joined(text)
+    chronic = max((e for _, e in _positions(d["chronic"], whole)), default=-1)
+    urgent = max((s for s, _ in _positions(d["cues"]["urgent"], whole)), default=-1)
+    for clause in _CLAUSE.split(whole):
+        for group, pattern in d["compiled"].items():
+            for m in pattern.finditer(clause):
+                fresh = _about_now(clause, m.start(), m.end())
+                if fresh and group in d["scored"] and chronic >= 0 and urgent < chronic:
+                    fresh = False
+                if fresh:
+                    now.setdefault(group, set()).add(m.group())
+                else:
+                    past.add(group)
+    return {g: len(c) for g, c in now.items()}, past - set(now)
+
+
+def _holds(frame: dict, groups: dict[str, int]) -> bool:
+    if "score" in frame:  # a group counts at most twice ("头晕 想吐")
+        return sum(w * min(groups.get(g, 0), 2) for g, w in frame["weights"].items()) >= frame["score"]
+    needs = frame["all"]
+    options = [g for g in groups if any(g in n for n in needs)]
+    return any(all(g in n for g, n in zip(pick, needs, strict=True))
+               for pick in permutations(options, len(needs)))
+
+
+def assess(text: str) -> Assessment:
+    """Whether the message describes an emergency now, and which numbers to call first."""
+    now, past = _groups(text)
+    for frame in _data()["frames"]:
+        if _holds(frame, now):
+            return Assessment(True, frame["kind"], tuple(frame["numbers"]), frozenset(now), frozenset(past))
+    return Assessment(False, groups=frozenset(now), discounted=frozenset(past))
