@@ -25,7 +25,7 @@ from actions.context import (
     wants_rental,
 )
 from catalog.freshness import is_stale
-from catalog.lexicon import load_taxonomy
+from catalog.lexicon import covered_cities, load_taxonomy
 from catalog.models import as_date
 from catalog.query import Place, Regions, find_services, get_service, nearest_services, rental_policies
 from replies import Reply, button, t, templates
@@ -58,7 +58,8 @@ def _num(v: float | None) -> str:
 
 def region_buttons(names: list[str] | None = None) -> list[dict]:
     """Buttons that answer "which place?" (the covered cities unless other names are given)."""
-    return [button(n, f'/inform{{"region": "{n}"}}') for n in names or templates()["region_buttons"]]
+    names = names or [c for _, cities in covered_cities() for c in cities]
+    return [button(n, f'/inform{{"region": "{n}"}}') for n in names]
 
 
 def category_buttons() -> list[dict]:

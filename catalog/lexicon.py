@@ -33,3 +33,19 @@ def load_taxonomy(data_dir: Path = DATA_DIR) -> Taxonomy:
 def load_regions(data_dir: Path = DATA_DIR) -> list[dict]:
     raw = yaml.safe_load((data_dir / "regions.yaml").read_text(encoding="utf-8"))
     return raw["regions"]
+
+
+def short_name(name: str) -> str:
+    """湖北省 -> 湖北, 武汉市 -> 武汉: the name people say, for lists of places."""
+    return name[:-1] if len(name) > 2 and name[-1] in "省市" else name
+
+
+def covered_cities(data_dir: Path = DATA_DIR) -> list[tuple[str, list[str]]]:
+    """The cities the catalog covers, by province, in regions.yaml order: [(湖北省, [武汉市, 咸宁市]), ...]."""
+    regions = load_regions(data_dir)
+    names = {str(r["code"]): r["name"] for r in regions}
+    out: dict[str, list[str]] = {}
+    for r in regions:
+        if r["level"] == "city":
+            out.setdefault(names.get(str(r.get("parent")), ""), []).append(r["name"])
+    return list(out.items())

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
+from catalog.lexicon import DATA_DIR, covered_cities, short_name
 from catalog.query import Place
 
 TEMPLATES = Path(__file__).resolve().parent / "templates.yml"
@@ -23,10 +24,20 @@ def templates() -> dict[str, Any]:
     return yaml.safe_load(TEMPLATES.read_text(encoding="utf-8"))
 
 
+def coverage(data_dir: Path = DATA_DIR) -> str:
+    """我们目前覆盖…: the covered cities of the regions data by province, so a new place needs no code change."""
+    tpl = templates()
+    sep = tpl["coverage_separators"]
+    groups = [short_name(p) + sep["city"].join(short_name(c) for c in cities)
+              for p, cities in covered_cities(data_dir)]
+    places = sep["province"].join(groups[:-1]) + sep["last_province"] + groups[-1] if len(groups) > 1 else groups[0]
+    return str(tpl["coverage"]).format(places=places)
+
+
 def t(key: str, **values: Any) -> str:
     """Render a template; {hotline} and {coverage} are always available."""
     tpl = templates()
-    return str(tpl[key]).format(hotline=tpl["hotline"], coverage=tpl["coverage"], **values)
+    return str(tpl[key]).format(hotline=tpl["hotline"], coverage=coverage(), **values)
 
 
 def button(title: str, payload: str | None = None) -> dict:
