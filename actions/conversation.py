@@ -105,7 +105,7 @@ class ActionHandoff(CatalogAction):
         place = state.place(regions)
         reply = Reply("handoff", place=place, category=state.category, topic=state.topic)
         reply.say(t("handoff", phones=templates()["hotline"]))
-        reply.extra["handoff"] = True
+        reply.handoff = True
         return reply, [SlotSet("handoff", True)]
 
 

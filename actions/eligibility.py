@@ -114,7 +114,7 @@ def answer_eligibility(
         reply.say(t("eligibility_tail"))
         topics_seen = list(dict.fromkeys(p["topic"] for p in found))
         reply.buttons = [button(labels[f"policy_{tp}"], f"/policy_{tp}") for tp in topics_seen[:6]]
-    reply.extra["policies"] = [{"id": p["id"], "topic": p["topic"], "title": p["title"]} for p in found]
+    reply.policies = [{"id": p["id"], "topic": p["topic"], "title": p["title"]} for p in found]
     return reply, remember(region_code=place.code, last_task="eligibility", category=None, topic=None)
 
 

@@ -13,6 +13,7 @@ from actions.eligibility import ActionEligibility, ValidateEligibilityForm
 from actions.policies import ActionPolicy
 from actions.services import ActionFindService
 from language.normalize import normalize
+from replies.contract import validate_turn
 
 
 def make_tracker(text: str, intent: str, entities: list[dict] | None = None, slots: dict | None = None,
@@ -33,11 +34,10 @@ def make_tracker(text: str, intent: str, entities: list[dict] | None = None, slo
 def run(action, tracker: Tracker) -> tuple[dict, str, list[dict], list]:
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, {}))
-    customs = [m["custom"] for m in dispatcher.messages if m.get("custom")]
-    assert len(customs) == 1, dispatcher.messages
+    payload = validate_turn(dispatcher.messages)  # exactly one custom payload, schema-valid
     text = "\n".join(m["text"] for m in dispatcher.messages if m.get("text"))
     buttons = [b for m in dispatcher.messages for b in m.get("buttons") or []]
-    return customs[0], text, buttons, events
+    return dict(payload), text, buttons, events
 
 
 def slots_of(events: list) -> dict:

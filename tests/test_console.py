@@ -30,6 +30,9 @@ from bot.console.security import RateLimiter, hash_password, mask, verify_passwo
 from bot.launcher import ROOT, free_port
 from catalog.db import get_engine, session_scope
 from catalog.importer import import_catalog
+from catalog.query import Regions
+from replies import Reply
+from replies.contract import validate_turn
 
 PASSWORD = "correct horse battery"
 WX = "oWx_test_user_0001"
@@ -70,12 +73,10 @@ async def fake_bot(msg: UserMessage) -> None:
     district = "江岸区" if "江岸" in msg.text else "江汉区"
     with session_scope() as s:
         items = svc.search_services(s, "meal", district, limit=3)["items"]
-    payload = {"task": "find_service", "category": "meal", "topic": None, "item": None, "ask": None,
-               "region": {"province": "湖北省", "city": "武汉市", "district": district},
-               "items": [{k: i[k] for k in ("id", "name", "category", "district", "address", "phone")} for i in items],
-               "policy": None, "text": f"{district}的助餐点", "buttons": []}
+    place = Regions.from_data().resolve(district)
+    payload = Reply("find_service", category="meal", place=place, items=items).say(f"{district}的助餐点").payload()
     await msg.output_channel.send_text_message(msg.sender_id, payload["text"])
-    await msg.output_channel.send_custom_json(msg.sender_id, payload)
+    await msg.output_channel.send_custom_json(msg.sender_id, dict(payload))
 
 
 async def save_conversations(url: str) -> None:
@@ -263,6 +264,7 @@ def test_assist_shows_understanding_confidence_cards_and_sms(server, alice) -> N
     r = post(alice, server, "assist", {"text": "江汉区有没有老年食堂"})
     assert r.status_code == 200, r.text
     body = r.json()
+    validate_turn([*({"text": t} for t in body["texts"]), {"custom": body["payload"]}])  # passed through as is
     u = body["understanding"]
     assert (u["task"], u["category"], u["district"], u["intent"], u["confidence"]) == (
         "find_service", "meal", "江汉区", "find_meal", 0.93)

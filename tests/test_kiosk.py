@@ -17,6 +17,7 @@ import requests
 from bot.channels import kiosk
 from bot.channels.kiosk import STATIC, KioskInput, Place, speech_text
 from bot.launcher import ROOT
+from replies.contract import validate_turn
 
 PAGE = "/webhooks/kiosk/"
 JIANGHAN = {"region": "江汉区", "lat": 30.5829, "lng": 114.2708}
@@ -176,10 +177,7 @@ def _turn(bot_url: str, sender: str, message: str, place: dict | None = None) ->
     body = {"sender": sender, "message": message} | ({"place": place} if place else {})
     res = requests.post(bot_url + PAGE + "message", json=body, timeout=60)
     assert res.status_code == 200, res.text
-    messages = res.json()["messages"]
-    customs = [m["custom"] for m in messages if "custom" in m]
-    assert len(customs) == 1, messages
-    return customs[0]
+    return dict(validate_turn(res.json()["messages"]))  # Rasa's messages, exactly one schema-valid custom
 
 
 def test_a_tile_answers_for_the_kiosks_district(bot_url: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot import generate
 from bot.launcher import ROOT, base_env
+from replies.contract import validate_turn
 from tools.eval import load_cases, report, run, summary
 
 DEV_CASES = ROOT / "tests" / "eval" / "dev_cases.yaml"
@@ -47,6 +48,20 @@ def test_independent_eval_set_floor(bot_url: str) -> None:
     got = summary(outcomes)
     print(report(outcomes, show=60))
     assert got["single"] >= 0.95 and got["turns"] >= 0.90, report(outcomes, show=60)
+
+
+def test_every_rest_turn_follows_the_contract(bot_url: str) -> None:
+    """One conversation through every task, the guard's refusal included: exactly one schema-valid custom per turn."""
+    import requests
+
+    tasks = set()
+    for message in ["你好", "江汉区有没有助餐点", "第二个电话多少", "哪里能租轮椅", "高龄津贴怎么申请", "武汉市",
+                    "我妈能领什么补贴", "我要投诉找人工", "今天天气怎么样", "/restart", "老人摔倒了叫不醒"]:
+        r = requests.post(f"{bot_url}/webhooks/rest/webhook", json={"sender": "contract-rest", "message": message},
+                          timeout=30)
+        assert r.status_code == 200, (message, r.text)
+        tasks.add(validate_turn(r.json())["task"])
+    assert tasks >= {"chitchat", "find_service", "policy", "handoff", "out_of_scope", "emergency"}, tasks
 
 
 def test_hostile_and_empty_messages_still_answer(bot_url: str) -> None:

@@ -14,6 +14,8 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
+from replies.contract import validate_turn
+
 
 class WeChatUser:
     """One WeChat user whose messages reach the bot as WeChat's server would send them, in safe mode."""
@@ -52,7 +54,9 @@ class WeChatUser:
 def rest(rasa_url: str, sender: str, message: str) -> list[dict]:
     resp = requests.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=30)
     resp.raise_for_status()
-    return resp.json()
+    messages = resp.json()
+    validate_turn(messages)  # what the WeChat channel renders: exactly one schema-valid custom per turn
+    return messages
 
 
 def test_safe_mode_answer_is_the_rest_answer(bot_url: str) -> None:
