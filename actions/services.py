@@ -28,7 +28,7 @@ from catalog.freshness import is_stale
 from catalog.lexicon import covered_cities, load_taxonomy
 from catalog.models import as_date
 from catalog.query import Place, Regions, find_services, get_service, nearest_services, rental_policies
-from replies import Reply, button, t, templates
+from replies import Button, Reply, button, intent_payload, t, templates
 
 LIMIT = 5
 
@@ -56,14 +56,14 @@ def _num(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else str(v)
 
 
-def region_buttons(names: list[str] | None = None) -> list[dict]:
+def region_buttons(names: list[str] | None = None) -> list[Button]:
     """Buttons that answer "which place?" (the covered cities unless other names are given)."""
     names = names or [c for _, cities in covered_cities() for c in cities]
-    return [button(n, f'/inform{{"region": "{n}"}}') for n in names]
+    return [button(n, intent_payload("inform", region=n)) for n in names]
 
 
-def category_buttons() -> list[dict]:
-    return [button(v["name"], f"/find_{c}") for c, v in load_taxonomy().categories.items()]
+def category_buttons() -> list[Button]:
+    return [button(v["name"], intent_payload(f"find_{c}")) for c, v in load_taxonomy().categories.items()]
 
 
 def ask_place(reply: Reply, problem: tuple[str, list[str]]) -> Reply:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from catalog.lexicon import DATA_DIR, covered_cities, short_name
 from catalog.query import Place
+from replies.contract import Button, ItemOut, Payload, PolicyOut, PolicyRef, RegionOut, SourceOut, Task
 
 TEMPLATES = Path(__file__).resolve().parent / "templates.yml"
 ITEM_KEYS = ("id", "name", "category", "district", "address", "phone", "hours", "price", "verified", "source")
+ITEM_EXTRA_KEYS = ("lat", "lng", "approximate", "distance_km", "items", "offers", "city", "province", "last_verified")
 POLICY_KEYS = ("id", "title", "region", "summary", "eligibility", "steps", "materials", "where", "phone")
 SOURCE_KEYS = ("document", "issuer", "date", "clause", "quote", "file")
 
@@ -40,25 +43,32 @@ def t(key: str, **values: Any) -> str:
     return str(tpl[key]).format(hotline=tpl["hotline"], coverage=coverage(), **values)
 
 
-def button(title: str, payload: str | None = None) -> dict:
+def button(title: str, payload: str | None = None) -> Button:
+    """A button that sends `payload` (default: its title, as if typed)."""
     return {"title": title, "payload": payload or title}
+
+
+def intent_payload(intent: str, **entities: str) -> str:
+    """A button payload that triggers `intent` with entities: /intent or /intent{"entity": "value"} (JSON)."""
+    return f"/{intent}" + (json.dumps(entities, ensure_ascii=False) if entities else "")
 
 
 @dataclass
 class Reply:
     """What the bot says this turn; `send` utters the texts and the single custom payload."""
 
-    task: str
+    task: Task
     texts: list[str] = field(default_factory=list)
-    buttons: list[dict] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
     category: str | None = None
     topic: str | None = None
     place: Place | None = None
     item: str | None = None
     ask: str | None = None
-    items: list[dict] = field(default_factory=list)
-    policy: dict | None = None
-    extra: dict = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)  # catalog.query.point_dict rows
+    policy: dict[str, Any] | None = None  # a catalog.query.policy_dict row
+    handoff: bool = False  # the conversation is handed to a person
+    policies: list[PolicyRef] | None = None  # the policies an eligibility answer lists
 
     def offer(self, needs: list[str], item: str | None = None) -> Reply:
         """Offer the other needs of a message ("…顺便问下能不能租轮椅") as buttons after the answer."""
@@ -68,25 +78,28 @@ class Reply:
             return self
         self.say(t("also_asked", needs="、".join(labels[n] for n in needs)))
         for n in needs:
-            payload = f"/{n}" + (f'{{"item": "{item}"}}' if item and n == "find_equipment_rental" else "")
-            self.buttons.append(button(labels[n], payload))
+            entities = {"item": item} if item and n == "find_equipment_rental" else {}
+            self.buttons.append(button(labels[n], intent_payload(n, **entities)))
         return self
 
     def say(self, *texts: str) -> Reply:
         self.texts.extend(x for x in texts if x)
         return self
 
-    def payload(self) -> dict:
-        region = self.place.as_contract() if self.place else {"province": None, "city": None, "district": None}
-        out = {
-            "task": self.task, "category": self.category, "topic": self.topic, "region": region,
+    def payload(self) -> Payload:
+        """The turn's contract payload (replies/contract.py)."""
+        out: Payload = {
+            "task": self.task, "category": self.category, "topic": self.topic, "region": _region(self.place),
             "item": self.item, "ask": self.ask,
-            "items": [{k: i.get(k) for k in ITEM_KEYS} | _extra_item_fields(i) for i in self.items],
+            "items": [_item_payload(i) for i in self.items],
             "policy": _policy_payload(self.policy) if self.policy else None,
             "text": "\n".join(self.texts),
             "buttons": self.buttons,
         }
-        out.update(self.extra)
+        if self.handoff:
+            out["handoff"] = True
+        if self.policies is not None:
+            out["policies"] = self.policies
         return out
 
     def send(self, dispatcher: CollectingDispatcher) -> None:
@@ -95,16 +108,21 @@ class Reply:
             dispatcher.utter_message(text=text, buttons=self.buttons)
         elif text:
             dispatcher.utter_message(text=text)
-        dispatcher.utter_message(json_message=self.payload())
+        dispatcher.utter_message(json_message=dict(self.payload()))
 
 
-def _extra_item_fields(item: dict) -> dict:
-    keys = ("lat", "lng", "approximate", "distance_km", "items", "offers", "city", "province", "last_verified")
-    return {k: item[k] for k in keys if item.get(k) not in (None, [])}
+def _region(place: Place | None) -> RegionOut:
+    return cast(RegionOut, place.as_contract()) if place else {"province": None, "city": None, "district": None}
 
 
-def _policy_payload(p: dict) -> dict:
-    out = {k: p.get(k) for k in POLICY_KEYS}
-    out["source"] = {k: p["source"].get(k) for k in SOURCE_KEYS}
+def _item_payload(item: dict[str, Any]) -> ItemOut:
+    out: dict[str, Any] = {k: item.get(k) for k in ITEM_KEYS}
+    out.update((k, item[k]) for k in ITEM_EXTRA_KEYS if item.get(k) not in (None, []))
+    return cast(ItemOut, out)  # tests/test_contract.py checks these keys against ItemOut
+
+
+def _policy_payload(p: dict[str, Any]) -> PolicyOut:
+    out: dict[str, Any] = {k: p.get(k) for k in POLICY_KEYS}
+    out["source"] = cast(SourceOut, {k: p["source"].get(k) for k in SOURCE_KEYS})
     out["guidance"] = p.get("guidance", [])
-    return out
+    return cast(PolicyOut, out)  # tests/test_contract.py checks these keys against PolicyOut
