@@ -28,6 +28,7 @@ from catalog.freshness import is_stale
 from catalog.lexicon import covered_cities, load_taxonomy
 from catalog.models import as_date
 from catalog.query import Place, Regions, find_services, get_service, nearest_services, rental_policies
+from language.numbers import position_index
 from replies import Button, Reply, button, intent_payload, t, templates
 
 LIMIT = 5
@@ -133,7 +134,7 @@ class ActionFindService(CatalogAction):
             category = "equipment_rental"  # "想租个洗澡凳": renting comes first, whatever the service words
         if not item and category == "equipment_rental" and state.category == "equipment_rental":
             item = state.item
-        if name in negated_needs(message):  # "不要养老院 要日间照料"
+        if name in negated_needs(message):  # "不要X 要Y": the service not refused
             category = next((n.removeprefix(SERVICE_PREFIX) for n in needs if n.startswith(SERVICE_PREFIX)), category)
         category = category or "meal"
         if mentioned_place(tracker, regions) is None and (problem := place_problem(message, regions)):
@@ -158,10 +159,13 @@ def answer_point_detail(
     reply = Reply("find_service", category=state.category, place=place, item=state.item)
     if not state.last_items:
         return reply.say(t("no_last_items")), []
-    n = ordinal(text(tracker)) or 1
-    index = len(state.last_items) - 1 if n == -1 else n - 1
-    if not 0 <= index < len(state.last_items):
-        return reply.say(t("no_such_item", n=n, count=len(state.last_items))), []
+    count = len(state.last_items)
+    n = ordinal(text(tracker)) or (1 if count == 1 else None)
+    if n is None:  # several places and no "第几个": ask rather than guess
+        return reply.say(t("ask_which_item", count=count)), []
+    index = position_index(n, count)
+    if index is None:
+        return reply.say(t("no_such_item", n=abs(n), count=count)), []
     point = get_service(session, regions, state.last_items[index])
     if point is None:
         return reply.say(t("no_last_items")), []

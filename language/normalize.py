@@ -1,10 +1,11 @@
 """Text normalization before NLU: what voice input and phone keyboards do to a question.
 
-Full-width to half-width, traditional to simplified, Chinese numerals to digits ("八十五岁" -> "85岁"),
-filler words and stutters of voice input, emoji and punctuation, dialect words ("恁" -> "您"), and
-homophone typos of the catalog's own words ("养劳院" -> "养老院", "高令津贴" -> "高龄津贴", by pinyin).
-Pure functions; the Rasa component in bot/nlu/normalizer.py and the actions both call `normalize`,
-so entity offsets agree.
+Full-width to half-width, traditional to simplified (OpenCC), spaces between Chinese characters removed,
+Chinese numbers to digits ("八十五岁" -> "85岁", cn2an), fillers and stutters of voice input, emoji and
+punctuation, dialect words ("恁" -> "您"), and homophone typos of the catalog's own words ("养劳院" -> "养老院",
+"轮倚" -> "轮椅", by pinyin). Nothing is rewritten inside a longer standard word ("怎么样" stays), and
+normalize(normalize(x)) == normalize(x). Pure functions; the Rasa component in bot/nlu/normalizer.py and the
+actions both call `normalize`, so entity offsets agree. Word lists: normalize.yml.
 """
 
 from __future__ import annotations
@@ -12,74 +13,131 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources import files
 
-import yaml
-import zhconv
-from pypinyin import lazy_pinyin
+import cn2an
+from opencc import OpenCC
+from pypinyin import Style, lazy_pinyin
 
 from catalog.lexicon import load_regions, load_taxonomy
+from language.words import words
 
-WORDS = Path(__file__).resolve().parent / "normalize.yml"
-DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5,
-          "六": 6, "七": 7, "八": 8, "九": 9}
-_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百]+")
-
-
-@lru_cache(maxsize=1)
-def _words() -> dict:
-    return yaml.safe_load(WORDS.read_text(encoding="utf-8"))
+CJK = "\u4e00-\u9fff"
+_CJK_GAP = re.compile(rf"(?<=[{CJK}])\s+(?=[{CJK}])")
+_NUMERAL = re.compile(r"[零〇一二两俩三四五六七八九十百千]+")
+_SPACED_NUMERAL = re.compile(r"[零〇一二两俩三四五六七八九十百千](?:\s*[零〇一二两俩三四五六七八九十百千])*")
+_DIGITS = dict(zip("零〇一二三四五六七八九", "00123456789", strict=True))
+_T2S = OpenCC("t2s")
 
 
 def chinese_number(s: str) -> int | None:
-    """Value of a well-formed Chinese numeral below 1000 ("八十五" -> 85, "七十" -> 70), else None."""
-    total, rest = 0, s
-    for unit, mult in (("百", 100), ("十", 10)):
-        if unit in rest:
-            head, _, rest = rest.partition(unit)
-            if len(head) > 1 or (head and head not in DIGITS) or unit in rest:
-                return None
-            total += (DIGITS[head] if head else 1) * mult
-    if len(rest) > 1 or (rest and rest not in DIGITS):
+    """Value of a well-formed Chinese numeral ("八十五" -> 85, "一百零二" -> 102, "两百" -> 200), else None."""
+    if not s or s[0] in "俩" or not _NUMERAL.fullmatch(s):
         return None
-    return total + (DIGITS[rest] if rest else 0)
+    try:
+        value = cn2an.cn2an(s.replace("两", "二").replace("〇", "零"), "strict")
+    except (ValueError, KeyError, IndexError):
+        return None
+    return int(value) if float(value).is_integer() else None
 
 
 def _numerals(text: str) -> str:
-    """Convert numerals that are numbers (with 十/百, or before 岁): keeps "第二个", "一个人"."""
+    """Numbers with 十/百/千 ("七十多", "第十个", "一百零二"), ages ("五岁") and years ("一九四五年", "五零年生")
+    become digits; "第二个", "一个人", "十分", "千万", "三三两两" stay as they are."""
+    counters = tuple(words("normalize")["numeral_counters"])
 
     def repl(m: re.Match) -> str:
-        s = m.group(0)
-        after = text[m.end():m.end() + 2]
-        if ("十" in s or "百" in s or after.startswith(("岁", "周岁"))) and (v := chinese_number(s)) is not None:
-            return str(v)
-        return s
+        s, after = re.sub(r"\s+", "", m.group(0)), text[m.end():].lstrip()
+        if after.startswith(("万", "亿")) or text[:m.start()].endswith(("万", "亿")):
+            return m.group(0)  # "万一", "千万", and large sums stay as written
+        if any(u in s for u in "十百千"):
+            if s[0] in "百千" or (s == "十" and not after.startswith(counters)):
+                return m.group(0)
+            value = chinese_number(s)
+        elif after.startswith(("岁", "周岁")) and len(s) == 1:
+            value = chinese_number(s)
+        elif ((len(s) == 4 and after.startswith("年")) or (len(s) == 2 and after.startswith(("年出生", "年生")))) \
+                and all(c in _DIGITS for c in s):
+            return "".join(_DIGITS[c] for c in s)
+        else:
+            return m.group(0)
+        return m.group(0) if value is None else str(value)
 
-    return _NUMERAL.sub(repl, text)
+    return _SPACED_NUMERAL.sub(repl, text)
+
+
+@lru_cache(maxsize=1)
+def _rewriter() -> tuple[re.Pattern, re.Pattern, re.Pattern, re.Pattern]:
+    """Regexes for: standard words (protected), dialect words, fillers, and fillers that stand alone."""
+    w = words("normalize")
+
+    def alternation(items: list[str]) -> str:
+        return "|".join(map(re.escape, sorted(items, key=len, reverse=True)))
+
+    alone = f"(?:^|(?<=\\s))(?:{alternation(w['fillers_alone'])})+"
+    return (re.compile(alternation(w["standard"])), re.compile(alternation(list(w["dialect"]))),
+            re.compile(alternation(w["fillers"])), re.compile(alone))
+
+
+def _rewrite(text: str, pattern: re.Pattern, replace: dict[str, str] | None) -> str:
+    """Replace matches of `pattern` (by `replace`, or by a space), except inside a standard word."""
+    protected = [m.span() for m in _rewriter()[0].finditer(text)]
+
+    def repl(m: re.Match) -> str:
+        if any(a < m.end() and m.start() < b for a, b in protected):
+            return m.group(0)
+        return replace[m.group(0)] if replace is not None else " "
+
+    return pattern.sub(repl, text)
 
 
 @lru_cache(maxsize=1)
 def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str]]]:
-    """Catalog words of 3+ characters by the pinyin of their first character (shorter ones collide)."""
+    """Catalog words of 2+ characters by the pinyin of their first character. Two-character words are keyed
+    with tones (fewer collisions), longer ones without; longer words first."""
     tax = load_taxonomy()
-    words = {w for group in (tax.categories, tax.topics) for v in group.values() for w in v["words"]}
-    words |= set(tax.item_words()) | {r["name"] for r in load_regions()}
+    names = {w for group in (tax.categories, tax.topics) for v in group.values() for w in v["words"]}
+    names |= set(tax.item_words()) | {r["name"] for r in load_regions()}
     index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-    for w in sorted((w for w in words if len(w) >= 3), key=len, reverse=True):
-        key = tuple(lazy_pinyin(list(w)))
-        index.setdefault(key[0], []).append((key, w))
+    for w in sorted((w for w in names if len(w) >= 2 and re.fullmatch(f"[{CJK}]+", w)), key=len, reverse=True):
+        key = tuple(lazy_pinyin(list(w), style=Style.TONE3 if len(w) == 2 else Style.NORMAL))
+        index.setdefault(lazy_pinyin(w[0])[0], []).append((key, w))
     return index
 
 
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Two-character words of jieba's dictionary: a typo is never one of them."""
+    out = set()
+    with (files("jieba") / "dict.txt").open(encoding="utf-8") as f:
+        for line in f:
+            word, freq, *_ = line.split(" ")
+            if len(word) == 2 and int(freq) >= 3:
+                out.add(word)
+    return frozenset(out)
+
+
+def _is_typo(text: str, i: int, word: str) -> bool:
+    """Whether the two characters at i, which sound like `word`, are a typo of it and not other words."""
+    common = _common_words()
+    return text[i:i + 2] not in common and text[max(0, i - 1):i + 1] not in common and text[i + 1:i + 3] not in common
+
+
 def fix_homophones(text: str) -> str:
-    """Replace a run of characters that sounds exactly like a catalog word but is written otherwise."""
+    """Replace a run of characters that sounds like a catalog word but is written otherwise.
+
+    Three or more characters: same syllables. Two characters: same syllables and tones, and neither the pair
+    nor either character with its outer neighbour is a word of its own ("主餐", "住浴室" stay).
+    """
     index = _catalog_words()
-    sounds = lazy_pinyin(list(text))
+    plain, toned = lazy_pinyin(list(text)), lazy_pinyin(list(text), style=Style.TONE3)
     out, i = [], 0
     while i < len(text):
-        for key, word in index.get(sounds[i], ()):
+        for key, word in index.get(plain[i], ()):
             n = len(key)
-            if tuple(sounds[i:i + n]) == key and all("\u4e00" <= c <= "\u9fff" for c in text[i:i + n]):
+            sounds = toned if n == 2 else plain
+            if (tuple(sounds[i:i + n]) == key and re.fullmatch(f"[{CJK}]+", text[i:i + n])
+                    and (n > 2 or text[i:i + n] == word or _is_typo(text, i, word))):
                 out.append(word)
                 i += n
                 break
@@ -89,26 +147,23 @@ def fix_homophones(text: str) -> str:
     return "".join(out)
 
 
-def _dialect(text: str) -> str:
-    for word, standard in sorted(_words()["dialect"].items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(word, standard)
-    return text
+def _spaces(text: str) -> str:
+    return re.sub(r"\s+", " ", _CJK_GAP.sub("", text)).strip()
 
 
 def normalize(text: str) -> str:
     """The form of a user's message the NLU and the actions read."""
-    return re.sub(r"\s+", " ", fix_homophones(_dialect(clean(text)))).strip()
+    return _spaces(fix_homophones(_rewrite(clean(text), _rewriter()[1], words("normalize")["dialect"])))
 
 
 def clean(text: str) -> str:
-    """Normalize how the text is written (width, script, numerals, fillers, punctuation), not what it says."""
+    """Normalize how the text is written (width, script, spaces, numerals, fillers, punctuation), not what it says."""
     if not text:
         return ""
-    s = unicodedata.normalize("NFKC", text)
-    s = zhconv.convert(s, "zh-cn")
+    s = _T2S.convert(unicodedata.normalize("NFKC", text))
     s = "".join(ch if unicodedata.category(ch)[0] in "LN" or ch in " -" else " " for ch in s)
-    s = _numerals(s)
-    for filler in _words()["fillers"]:
-        s = s.replace(filler, " ")
-    s = re.sub(r"([\u4e00-\u9fff])\1{2,}", r"\1\1", s)  # 啊啊啊啊 -> 啊啊 (keeps 谢谢, 看看)
-    return re.sub(r"\s+", " ", s).strip()
+    _, _, fillers, alone = _rewriter()
+    s = _rewrite(_rewrite(s, alone, None), fillers, None)
+    s = _spaces(_numerals(s))
+    s = re.sub(rf"([{CJK}])\1{{2,}}", r"\1\1", s)  # 啊啊啊啊 -> 啊啊 (keeps 谢谢, 看看)
+    return _spaces(s)

@@ -23,6 +23,6 @@ pipq() {  # pip, quiet unless it fails
 }
 pipq install --no-deps --ignore-requires-python -r requirements.lock
 pipq install --no-deps --no-build-isolation -e .
-PYTHONWARNINGS=ignore .venv/bin/python -c "import rasa, rasa_sdk, sqlalchemy, jieba, zhconv, bot, actions, catalog, language, replies" 2>/dev/null || { echo "安装后导入检查失败" >&2; exit 1; }
+PYTHONWARNINGS=ignore .venv/bin/python -c "import rasa, rasa_sdk, sqlalchemy, jieba, opencc, cn2an, bot, actions, catalog, language, replies" 2>/dev/null || { echo "安装后导入检查失败" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "依赖安装完成。"

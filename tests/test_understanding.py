@@ -15,25 +15,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("raw,expected", [
-    ("我媽八十五歲了 住在漢陽區！！", "我妈85岁了 住在汉阳区"),
+    ("我媽八十五歲了 住在漢陽區！！", "我妈85岁了住在汉阳区"),
     ("ＡＢＣ１２３　江汉区", "ABC123 江汉区"),
-    ("嗯那个就是 老人食堂在哪里😀😀", "老人食堂在哪里"),
+    ("嗯 那个那个 老人食堂在哪里😀😀", "老人食堂在哪里"),
     ("老人七十多岁了", "老人70多岁了"),
     ("第二个在哪", "第二个在哪"),
     ("一个人在家", "一个人在家"),
     ("啊啊啊啊救命", "啊啊救命"),
     ("<script>alert(1)</script>", "script alert 1 script"),
     ("\x00\x07控制字符\u200b", "控制字符"),
-    ("养劳院在哪 高令津贴", "养老院在哪 高龄津贴"),
+    ("养劳院在哪 高令津贴", "养老院在哪高龄津贴"),
     ("俺娘屋里冇得人照顾", "我娘家里没有人照顾"),
     ("乔口区助餐点", "硚口区助餐点"),
-    ("重阳节 同城", "重阳节 同城"),
+    ("重阳节 同城", "重阳节同城"),
 ])
 def test_normalize(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
 
 
-@pytest.mark.parametrize("numeral,value", [("八十五", 85), ("七十", 70), ("十", 10), ("一百零二", None),
+@pytest.mark.parametrize("numeral,value", [("八十五", 85), ("七十", 70), ("十", 10), ("一百零二", 102),
                                            ("一百", 100), ("十四五", None), ("两", 2)])
 def test_chinese_number(numeral: str, value: int | None) -> None:
     assert chinese_number(numeral) == value

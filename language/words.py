@@ -1,0 +1,16 @@
+"""The word lists of the language layer: one YAML file per concept, next to the code that reads it."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+
+
+@cache
+def words(name: str) -> dict:
+    """The contents of language/<name>.yml."""
+    return yaml.safe_load((HERE / f"{name}.yml").read_text(encoding="utf-8"))
