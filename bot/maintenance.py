@@ -31,6 +31,7 @@ from sqlalchemy import column, delete, func, inspect, select, table
 from sqlalchemy.engine import URL, make_url
 
 from bot.console.models import Answer, AuditEntry, Claim, Correction, LoginSession, utcnow
+from catalog import clock
 from catalog.db import ROOT, database_url, get_engine
 
 BACKUPS = ROOT / "var" / "backups"
@@ -149,7 +150,7 @@ def backup(out: Path | None = None, url: str | None = None) -> Path:
     u = make_url(url or database_url())
     sqlite = u.get_backend_name() == "sqlite"
     if out is None:
-        out = BACKUPS / f"yinling-{datetime.now():%Y%m%d-%H%M%S}.{'db' if sqlite else 'pgdump'}"
+        out = BACKUPS / f"yinling-{clock.now():%Y%m%d-%H%M%S}.{'db' if sqlite else 'pgdump'}"
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + ".part")
     part.unlink(missing_ok=True)

@@ -7,25 +7,17 @@ must hold and a group holds when any of its words does. Legacy keys min_age/self
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import yaml
 
 from catalog.lexicon import DATA_DIR
 
-TZ = ZoneInfo("Asia/Shanghai")
 YES, NO, UNKNOWN = "yes", "no", "unknown"
 POLICY_STATUSES = ("in_effect", "draft", "ended", "planned")
 STATUS_ALIASES = {"in effect": "in_effect", "period ended": "ended"}  # the words the documentation also allows
 POINT_STATUSES = ("open", "planned")
-
-
-def today() -> date:
-    """Today's date in China, where the documents' dates hold."""
-    return datetime.now(TZ).date()
 
 
 @lru_cache(maxsize=4)

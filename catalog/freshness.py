@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from catalog.clock import today as china_today
 from catalog.db import get_engine, session_scope
 from catalog.lexicon import load_taxonomy
 from catalog.models import Policy, ServicePoint, as_date, ensure_schema
@@ -29,13 +30,13 @@ def is_stale(last_verified: str | date | None, days: int | None = None, today: d
     d = as_date(last_verified)
     if d is None:
         return False
-    return ((today or date.today()) - d).days > (stale_days() if days is None else days)
+    return ((today or china_today()) - d).days > (stale_days() if days is None else days)
 
 
 def stale_entries(days: int | None = None, url: str | None = None, today: date | None = None) -> list[dict]:
     """Points and policies verified more than `days` ago or never, sorted by district, category, id."""
     days = stale_days() if days is None else days
-    today = today or date.today()
+    today = today or china_today()
     tax = load_taxonomy()
     ensure_schema(get_engine(url))
     rows = []

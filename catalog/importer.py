@@ -6,12 +6,12 @@ import getpass
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from catalog.clock import local_naive
 from catalog.db import get_engine, session_scope
 from catalog.lexicon import DATA_DIR, SOURCES_DIR
 from catalog.loader import CatalogData, read_catalog
@@ -196,7 +196,7 @@ def apply_changes(
         if c.after is not None:
             session.add(build(c.after))
     entry = CatalogImport(
-        at=datetime.now().replace(microsecond=0), by=who(by), kind=kind, source=source, sha256=sha256,
+        at=local_naive(), by=who(by), kind=kind, source=source, sha256=sha256,
         added=sum(c.action == "add" for c in changes), changed=sum(c.action == "change" for c in changes),
         removed=sum(c.action == "remove" for c in changes), reverts=reverts,
         changes=[CatalogChange(kind=c.kind, record_id=c.record_id, action=c.action, before=c.before, after=c.after)
@@ -304,7 +304,7 @@ def import_catalog(
             changes += diff_records(kind, before[kind], list(after.values()), set(before[kind]) - set(after))
         if changes:  # history only: the records are already written
             s.add(CatalogImport(
-                at=datetime.now().replace(microsecond=0), by=who(by), kind="full", source=str(data_dir),
+                at=local_naive(), by=who(by), kind="full", source=str(data_dir),
                 sha256=digest, added=sum(c.action == "add" for c in changes),
                 changed=sum(c.action == "change" for c in changes),
                 removed=sum(c.action == "remove" for c in changes),

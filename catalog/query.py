@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from catalog.conditions import Person, Verdict, check, today
+from catalog.clock import today
+from catalog.conditions import Person, Verdict, check
 from catalog.lexicon import load_regions
 from catalog.loader import haversine_km
 from catalog.models import Policy, Region, ServiceItem, ServicePoint

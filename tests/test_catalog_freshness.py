@@ -73,3 +73,29 @@ def test_bot_says_when_an_old_entry_was_verified(url: str, monkeypatch: pytest.M
     monkeypatch.setenv("CATALOG_STALE_DAYS", "100000")
     _, text, _, _ = run(ActionFindService(), make_tracker("江汉区有助餐点吗", "find_meal", ["江汉区"]))
     assert "信息核实于" not in text
+
+
+def test_dates_are_china_dates_whatever_the_host_timezone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 20:00 UTC on 30 June it is already 1 July in Beijing: a policy ending 30 June is over."""
+    import time as systime
+    from datetime import UTC, datetime
+
+    from catalog import clock
+
+    utc_evening = datetime(2026, 6, 30, 20, 0, tzinfo=UTC)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime.now's signature
+            return utc_evening.astimezone(tz) if tz else utc_evening.replace(tzinfo=None)
+
+    monkeypatch.setenv("TZ", "UTC")
+    systime.tzset()
+    try:
+        monkeypatch.setattr(clock, "datetime", Frozen)
+        assert clock.today() == date(2026, 7, 1)
+        assert clock.local_naive() == datetime(2026, 7, 1, 4, 0)
+        assert is_stale("2025-06-30", days=365) and not is_stale("2025-07-01", days=365)
+    finally:
+        monkeypatch.undo()
+        systime.tzset()

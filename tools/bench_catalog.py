@@ -21,9 +21,9 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 from bot.launcher import ROOT, VAR, free_port, log
+from catalog import clock
 from catalog.db import session_scope
 from catalog.lexicon import load_taxonomy
 from catalog.query import Regions, find_services, nearest_services
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"  {r['generation_s']} 秒")
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps({
-        "at": datetime.now().isoformat(timespec="minutes"), "cpus": os.cpu_count(),
+        "at": clock.now().isoformat(timespec="minutes"), "cpus": os.cpu_count(),
         "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
         "points": args.points,
         "queries_per_kind": args.queries, "limit": LIMIT, "warmup_per_kind": WARMUP, "seed": args.seed,
