@@ -6,13 +6,11 @@ Numerals are read with cn2an (via language.normalize); words in numbers.yml.
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from catalog.clock import today
 from language.normalize import chinese_number, normalize
 from language.words import words
 
-CHINA = ZoneInfo("Asia/Shanghai")
 _NUM = r"\d+|[零〇一二两三四五六七八九十百]+"
 
 
@@ -47,7 +45,7 @@ def position_index(position: int, count: int) -> int | None:
 
 
 def _now_year() -> int:
-    return datetime.now(CHINA).year
+    return today().year
 
 
 def age(message: str, year: int | None = None) -> int | None:
