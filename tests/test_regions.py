@@ -32,7 +32,7 @@ def test_coverage_is_the_31_districts() -> None:
 @pytest.mark.parametrize("alias,name,city,province", [
     ("武昌", "武昌区", "武汉市", "湖北省"), ("临沂", "临沂市", "临沂市", "山东省"),
     ("兰山", "兰山区", "临沂市", "山东省"), ("乔口", "硚口区", "武汉市", "湖北省"),
-    ("蔡店", "蔡甸区", "武汉市", "湖北省"), ("赤壁", "赤壁市", "咸宁市", "湖北省"),
+    ("蔡甸", "蔡甸区", "武汉市", "湖北省"), ("赤壁", "赤壁市", "咸宁市", "湖北省"),
     ("费县", "费县", "临沂市", "山东省"), ("湖北", "湖北省", None, "湖北省"),
 ])
 def test_alias_resolves_with_its_chain(regions, alias: str, name: str, city: str | None, province: str) -> None:
