@@ -61,7 +61,6 @@ class ItemOut(TypedDict):
     items: NotRequired[list[RentalItemOut]]
     offers: NotRequired[list[str]]
     last_verified: NotRequired[str]  # YYYY-MM-DD
-    status: NotRequired[Literal["open", "planned"]]  # planned: in a plan's construction table, not yet working
     status: NotRequired[Literal["open", "planned"]]  # planned: a project from a plan's table, not an open service
 
 
@@ -90,10 +89,6 @@ class PolicyOut(TypedDict):
     phone: str | None
     source: SourceOut
     guidance: list[str]  # fields that are general guidance, not quoted from the document
-    level: NotRequired[Literal["province", "city", "district"]]  # the level of the region the record covers
-    status: NotRequired[Literal["in_effect", "draft", "ended", "planned"]]
-    draft: NotRequired[bool]
-    end_date: NotRequired[str]  # YYYY-MM-DD, only where the document states one
     level: NotRequired[Literal["district", "city", "province"]]  # the level of the region the document covers
     status: NotRequired[Literal["in_effect", "draft", "ended", "planned"]]  # ended: the plan's period is over
     draft: NotRequired[bool]  # the document is a draft for comment (征求意见稿)
@@ -106,9 +101,6 @@ class PolicyRef(TypedDict):
     id: str
     topic: str
     title: str
-    level: NotRequired[Literal["province", "city", "district"]]
-    status: NotRequired[Literal["in_effect", "draft", "ended", "planned"]]
-    why: NotRequired[str]
     level: NotRequired[Literal["district", "city", "province"]]
     status: NotRequired[Literal["in_effect", "draft", "ended", "planned"]]
     why: NotRequired[str]  # why it matches, or what is still to ask
@@ -136,7 +128,6 @@ class Payload(TypedDict):
     buttons: list[Button]
     handoff: NotRequired[bool]
     policies: NotRequired[list[PolicyRef]]
-    policies_to_check: NotRequired[list[PolicyRef]]  # eligibility: policies that depend on an unknown condition
     policies_to_check: NotRequired[list[PolicyRef]]  # eligibility: policies that depend on something not yet known
 
 
