@@ -152,8 +152,15 @@ def _spaces(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """The form of a user's message the NLU and the actions read."""
-    return _spaces(fix_homophones(_rewrite(clean(text), _rewriter()[1], words("normalize")["dialect"])))
+    """The form of a user's message the NLU and the actions read (a fixed point: normalizing it again changes
+    nothing, even where one repair makes room for another)."""
+    s = clean(text)
+    for _ in range(3):
+        new = _spaces(_numerals(fix_homophones(_rewrite(s, _rewriter()[1], words("normalize")["dialect"]))))
+        if new == s:
+            break
+        s = new
+    return s
 
 
 def clean(text: str) -> str:
@@ -163,7 +170,7 @@ def clean(text: str) -> str:
     s = _T2S.convert(unicodedata.normalize("NFKC", text))
     s = "".join(ch if unicodedata.category(ch)[0] in "LN" or ch in " -" else " " for ch in s)
     _, _, fillers, alone = _rewriter()
-    s = _rewrite(_rewrite(s, alone, None), fillers, None)
+    s = _rewrite(_rewrite(s, fillers, None), alone, None)
     s = _spaces(_numerals(s))
     s = re.sub(rf"([{CJK}])\1{{2,}}", r"\1\1", s)  # 啊啊啊啊 -> 啊啊 (keeps 谢谢, 看看)
     return _spaces(s)
