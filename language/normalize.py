@@ -151,6 +151,7 @@ def _spaces(text: str) -> str:
     return re.sub(r"\s+", " ", _CJK_GAP.sub("", text)).strip()
 
 
+@lru_cache(maxsize=4096)  # pure, and the actions read the same message several times in a turn
 def normalize(text: str) -> str:
     """The form of a user's message the NLU and the actions read (a fixed point: normalizing it again changes
     nothing, even where one repair makes room for another)."""
