@@ -7,7 +7,7 @@
    `synchronous=NORMAL` is safe against crashes of the process (a SIGKILL loses nothing); only a
    power cut can lose the last turns. And SQLAlchemy 1.4 opened a new SQLite connection per session (12 % of
    the CPU): the tracker store gets a pool (catalog.db.sqlite_pool).
-3. Hostile REST requests are refused before they reach the bot (bot/guard.py).
+3. (Hostile REST requests: bot.channels.rest.GuardedRestInput, named in credentials.yml.)
 4. A failing action server never means silence: the call times out after ACTION_TIMEOUT seconds
    (default 2.5, Rasa's is 300) and the user gets the hotline in a contract payload instead.
 5. Scale-out (tools/scaleout.py): Rasa's ticket lock waits for `now_serving == my ticket`. When an instance is
@@ -209,21 +209,6 @@ def _patch_turn_failure() -> None:
     Agent.handle_message = handle_or_apologize
 
 
-def _patch_app() -> None:
-    import rasa.core.run
-
-    from bot import guard
-
-    configure = rasa.core.run.configure_app
-
-    def configure_guarded(*args, **kwargs):  # noqa: ANN002, ANN003
-        app = configure(*args, **kwargs)
-        guard.install(app)
-        return app
-
-    rasa.core.run.configure_app = configure_guarded
-
-
 def _patch_sqlite_pool() -> None:
     import rasa.core.tracker_store as ts
 
@@ -257,7 +242,6 @@ def main() -> None:
     _patch_tracker_store()
     _patch_sqlite_pool()
     _patch_turn_failure()
-    _patch_app()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]

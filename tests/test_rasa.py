@@ -72,36 +72,6 @@ def test_hostile_and_empty_messages_still_answer(bot_url: str) -> None:
         assert turn.payload is not None and turn.payload["task"], message
 
 
-def test_rest_guard_refuses_before_the_bot(bot_url: str) -> None:
-    import requests
-
-    from tools.eval import send
-
-    for command in ("/restart", "/session_start", "/back"):
-        turn = send(bot_url, "guard-command", command)
-        assert turn.payload["task"] == "out_of_scope", command
-    long = send(bot_url, "guard-long", "江汉区助餐点" * 100)
-    assert long.payload["task"] == "out_of_scope" and "简短" in long.texts[0]
-    broken = requests.post(f"{bot_url}/webhooks/rest/webhook", data=b"{not json", timeout=5)
-    assert broken.status_code == 400 and "格式" in broken.json()["error"]
-    codes = [requests.post(f"{bot_url}/webhooks/rest/webhook", json={"sender": "guard-fast", "message": "你好"},
-                           timeout=10).status_code for _ in range(62)]
-    assert codes[0] == 200 and codes[-1] == 429
-
-
-def test_rest_guard_forgets_idle_senders() -> None:
-    """The per-sender rate memory follows the senders of the last minute, not every sender ever seen."""
-    from bot.guard import RestGuard
-
-    guard = RestGuard(max_chars=500, per_minute=2)
-    for i in range(1000):
-        assert guard.allow(f"old-{i}", now=100.0)
-    assert guard.allow("busy", now=150.0) and guard.allow("busy", now=155.0)
-    assert not guard.allow("busy", now=170.0)  # still limited within its minute
-    assert guard.allow("new", now=161.5)
-    assert set(guard.recent) == {"busy", "new"}
-
-
 def test_running_bot_answers_a_newly_imported_point(bot, tmp_path: Path) -> None:
     """Staff import a sheet while the bot runs: the next question finds the new point, no restart."""
     from catalog.sheets import import_file

@@ -318,10 +318,27 @@ def test_buttons_become_numbered_options_and_a_digit_sends_the_payload(wx: dict)
     assert [t for _, t in wx["bot"].received] == ["我想找助餐点", '/inform{"region": "咸宁市"}', "9", "1"]
 
 
-def test_typed_intent_syntax_is_not_passed_through(wx: dict) -> None:
+def test_typed_intent_syntax_reaches_the_bot_as_words(wx: dict) -> None:
     user = openid()
-    content(post(wx["url"], text_msg(user, "/handoff")))
-    assert wx["bot"].received == [(user, "handoff")]
+    for typed in ("/handoff", "/restart", '/inform{"region": "兰山区"}'):
+        content(post(wx["url"], text_msg(user, typed)))
+    assert wx["bot"].received == [(user, "／handoff"), (user, "／restart"), (user, '／inform{"region": "兰山区"}')]
+
+
+def test_too_long_and_too_fast_get_chinese_answers_without_the_bot(wx: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import guard
+
+    monkeypatch.setenv("GUARD_RATE_PER_SENDER", "2")
+    guard.shared.cache_clear()
+    try:
+        user = openid()
+        assert "简短" in content(post(wx["url"], text_msg(user, "长" * 501)))
+        assert content(post(wx["url"], text_msg(user, "你好"))) == "收到：你好"
+        assert "太快" in content(post(wx["url"], text_msg(user, "再问一次")))
+        assert content(post(wx["url"], text_msg(openid(), "你好"))) == "收到：你好"  # another user
+        assert [t for _, t in wx["bot"].received] == ["你好", "你好"]
+    finally:
+        guard.shared.cache_clear()
 
 
 def test_items_become_compact_text_with_demo_label_and_distance(wx: dict) -> None:

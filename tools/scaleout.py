@@ -16,6 +16,7 @@ ready again; nginx also passes a request to the next instance when one refuses t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pwd
 import shutil
@@ -141,28 +142,56 @@ http {{
     uwsgi_temp_path {dir}/nginx-tmp/uwsgi;
     scgi_temp_path {dir}/nginx-tmp/scgi;
     client_max_body_size 1m;
+    # Requests per client address, across every instance (each instance's guard counts only its own share).
+    # This machine's own clients (bench, soak, tests) are not limited; over the limit: 429 with the bot's answer.
+    geo $outside {{ default 1; 127.0.0.1 0; ::1 0; }}
+    map $outside $client_key {{ 0 ""; 1 $binary_remote_addr; }}
+    limit_req_zone $client_key zone=per_address:10m rate={rate}r/s;
+    limit_req_status 429;
     upstream rasa {{
 {servers}
         keepalive 32;
     }}
     server {{
         listen 127.0.0.1:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        # A refused or reset connection goes to the next instance, POSTs too: an instance killed mid-turn
+        # saved nothing (the tracker is written at the end of the turn), so the message is not lost.
+        proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+        proxy_next_upstream_tries 3;
+        proxy_connect_timeout 2s;
+        proxy_read_timeout 60s;
         location / {{
+            limit_req zone=per_address burst={burst} nodelay;
+            error_page 429 = @too_fast;
             proxy_pass http://rasa;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            # A refused or reset connection goes to the next instance, POSTs too: an instance killed mid-turn
-            # saved nothing (the tracker is written at the end of the turn), so the message is not lost.
-            proxy_next_upstream error timeout http_502 http_503 non_idempotent;
-            proxy_next_upstream_tries 3;
-            proxy_connect_timeout 2s;
-            proxy_read_timeout 60s;
+        }}
+        # WeChat's servers bring every user's messages from a few addresses: limited per user by the guard.
+        location /webhooks/wechat/ {{
+            proxy_pass http://rasa;
+        }}
+        location @too_fast {{
+            default_type "application/json; charset=utf-8";
+            return 429 '{too_fast}';
         }}
     }}
 }}
 """
+NGINX_RATE = int(os.environ.get("NGINX_RATE_PER_ADDRESS", "5"))    # requests per second, sustained
+NGINX_BURST = int(os.environ.get("NGINX_BURST_PER_ADDRESS", "20"))  # requests at once above the rate
+
+
+def too_fast_body() -> str:
+    """The guard's "请稍等" answer in the reply contract, as nginx returns it."""
+    from replies import Reply, t
+
+    text = t("too_fast")
+    body = json.dumps([{"text": text}, {"custom": Reply("out_of_scope").say(text).payload()}], ensure_ascii=False)
+    assert "'" not in body and "$" not in body  # nginx's quoting and variables
+    return body
 
 
 @dataclass
@@ -178,7 +207,8 @@ class Nginx:
     def write(self, upstream_ports: list[int]) -> None:
         (self.run_dir / "nginx-tmp").mkdir(exist_ok=True)
         servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in upstream_ports)
-        self.conf.write_text(NGINX_CONF.format(dir=self.run_dir, servers=servers, port=self.port), encoding="utf-8")
+        self.conf.write_text(NGINX_CONF.format(dir=self.run_dir, servers=servers, port=self.port, rate=NGINX_RATE,
+                                               burst=NGINX_BURST, too_fast=too_fast_body()), encoding="utf-8")
 
     def start(self, upstream_ports: list[int]) -> None:
         self.write(upstream_ports)
@@ -288,6 +318,7 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
         env["DATABASE_URL"] = url
         # The WeChat channel's dedup and numbered options, shared by the instances (db 1: the locks are in db 0).
         env["WECHAT_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/1"
+        env["GUARD_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/2"  # buttons shown by one instance work at another
         # A conversation's lock left by a killed instance expires after this many seconds (Rasa's default: 60);
         # longer than any turn (the action server's timeout is 2.5 s).
         env.setdefault("TICKET_LOCK_LIFETIME", "10")

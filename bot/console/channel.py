@@ -43,6 +43,8 @@ from sanic.response import HTTPResponse
 from bot.console import service as svc
 from bot.console.models import Answer, create_tables
 from bot.console.security import RateLimiter, dummy_verify, verify_password
+from bot.guard import client_address
+from bot.guard import shared as shared_guard
 from catalog.db import session_scope
 
 logger = logging.getLogger(__name__)
@@ -295,8 +297,13 @@ class ConsoleInput(InputChannel):
             if not isinstance(call_id, str) or not CALL_ID.match(call_id):
                 raise Denied(400, "bad call_id")
             sender = svc.CONSOLE_SENDER_PREFIX + call_id
+            address = client_address(request.ip, request.headers.get("x-forwarded-for"))
+            decision = await shared_guard().admit(self.name(), sender, said, address)
+            if decision.refused:
+                texts = [m["text"] for m in decision.reply if m.get("text")]
+                return _json({"error": decision.reason, "call_id": call_id, "texts": texts}, decision.status)
             collector = CollectingOutputChannel()
-            msg = UserMessage(said, collector, sender, input_channel=self.name(),
+            msg = UserMessage(decision.text, collector, sender, input_channel=self.name(),
                               metadata={"operator": request.ctx.operator})
             try:
                 await asyncio.wait_for(on_new_message(msg), TURN_TIMEOUT)

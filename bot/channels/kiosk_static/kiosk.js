@@ -197,7 +197,7 @@
       signal: controller.signal, cache: 'no-store', credentials: 'omit'
     }).then(function (res) {
       if (res.status === 504) throw new Error('slow');
-      if (!res.ok) throw new Error('down');
+      if (!res.ok && res.status !== 429) throw new Error('down');  // 429: the guard's "请稍等" answer
       return res.json();
     }).then(function (data) {
       if (generation !== state.generation) return;

@@ -21,6 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import guard
 from bot.channels.wechat import render, xml
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.config import WeChatConfig
@@ -187,29 +188,41 @@ class WeChatInput(InputChannel):
             key = f"event:{openid}:{msg.get('CreateTime', '')}"
             event = msg.get("Event", "").lower()
             if event == "subscribe":
-                return key, WELCOME_INTENT, None
-            if event == "click" and msg.get("EventKey"):
-                return key, msg["EventKey"], None
+                return (key, *await self._admit(openid, WELCOME_INTENT, generated=True))
+            if event == "click" and msg.get("EventKey"):  # the account's own menu
+                return (key, *await self._admit(openid, msg["EventKey"], generated=True))
             return key, None, None
         key = "msg:" + (msg.get("MsgId") or f"{openid}:{msg.get('CreateTime', '')}")
         if kind == "text":
-            return key, await self._typed(openid, msg.get("Content", "")), None
+            return (key, *await self._typed(openid, msg.get("Content", "")))
         if kind == "voice":
             heard = msg.get("Recognition", "").strip()
-            return (key, await self._typed(openid, heard), None) if heard else (key, None, VOICE_UNCLEAR)
+            return (key, *await self._typed(openid, heard)) if heard else (key, None, VOICE_UNCLEAR)
         if kind == "location":
             try:
                 lat, lng = float(msg.get("Location_X", "")), float(msg.get("Location_Y", ""))
             except ValueError:
-                return key, "/share_location", None
-            return key, "/share_location" + json.dumps({"lat": lat, "lng": lng}), None
+                return (key, *await self._admit(openid, "/share_location", generated=True))
+            shared = "/share_location" + json.dumps({"lat": lat, "lng": lng})
+            return (key, *await self._admit(openid, shared, generated=True))
         return key, None, UNSUPPORTED
 
-    async def _typed(self, openid: str, text: str) -> str:
-        """What a person typed or said: a digit picks one of the last numbered options; a leading "/" (the
-        bot's intent syntax) is the channel's alone, so it is dropped from what people send."""
-        payload = render.choice(text, await self.state.buttons(openid))
-        return payload if payload is not None else text.strip().lstrip("/")
+    async def _typed(self, openid: str, text: str) -> tuple[str | None, str | None]:
+        """What a person typed or said: a digit picks one of the last numbered options (their payloads are what
+        the bot offered); anything else is words, a leading "/" included (bot/guard.py)."""
+        options = await self.state.buttons(openid)
+        payload = render.choice(text, options)
+        return await self._admit(openid, text.strip() if payload is None else payload,
+                                 offered=[b["payload"] for b in options])
+
+    async def _admit(self, openid: str, text: str, offered: list[str] | None = None,
+                     generated: bool = False) -> tuple[str | None, str | None]:
+        """(text for the bot, None) when the guard of every door lets it in, else (None, the guard's answer)."""
+        decision = await guard.shared().admit(self.name(), openid, text, offered=offered or [],
+                                              generated={text} if generated else ())
+        if decision.refused:
+            return None, "\n".join(m["text"] for m in decision.reply if m.get("text"))
+        return decision.text, None
 
     async def _respond(self, msg: dict[str, str], on_new_message: Handler, started: float) -> str | None:
         """The passive reply text, or None for "success" (nothing to say, or the answer follows by API).
