@@ -85,13 +85,26 @@ def test_invalid_places_are_left_out() -> None:
     {"message": "你好"},                                   # no conversation id
     {"sender": "x", "message": "你好"},                    # id too short
     {"sender": "kiosk-abc12345", "message": "   "},
-    {"sender": "kiosk-abc12345", "message": "长" * 501},
     {"sender": "kiosk-abc12345", "message": ["你好"]},
 ])
 def test_bad_requests_are_refused(channel: KioskInput, body: dict) -> None:
     bot = StandIn()
     status, _ = handle(channel, body, bot)
     assert status == 400 and not bot.seen
+
+
+def test_a_long_message_gets_a_chinese_answer_instead_of_the_bot(channel: KioskInput) -> None:
+    bot = StandIn()
+    status, body = handle(channel, {"sender": "kiosk-abc12345", "message": "长" * 501}, bot)
+    assert status == 200 and "简短" in body["messages"][0]["text"] and not bot.seen
+    assert body["messages"][1]["custom"]["task"] == "out_of_scope"
+
+
+def test_typed_commands_reach_the_bot_as_words_and_tiles_as_payloads(channel: KioskInput) -> None:
+    bot = StandIn()
+    for typed in ("/restart", '/inform{"region": "兰山区"}', "/find_meal"):
+        assert handle(channel, {"sender": "kiosk-abc12345", "message": typed}, bot)[0] == 200
+    assert [m.text for m in bot.seen] == ["／restart", '／inform{"region": "兰山区"}', "/find_meal"]
 
 
 def test_bad_json_and_huge_bodies_are_refused(channel: KioskInput) -> None:

@@ -6,11 +6,13 @@ Loaded by `rasa run` from credentials.yml as `bot.channels.kiosk.KioskInput`; ev
     GET  /webhooks/kiosk/static/<file>    its CSS, JS and vendored assets (nothing comes from another host)
     POST /webhooks/kiosk/message          {"sender", "message", "place"?} -> {"messages": [Rasa's messages]}
     GET  /webhooks/kiosk/speech?text=...  Mandarin audio (WAV) from espeak-ng, for browsers without a Chinese voice
+                                          (cached; new texts limited per client address and per process)
     GET  /webhooks/kiosk/health
 
 The kiosk's own place (KIOSK_REGION / KIOSK_LAT / KIOSK_LNG, or the page's ?region=&lat=&lng=) goes to the bot as
 UserMessage metadata {"region", "lat", "lng"}: the actions answer a service request for that district and measure
-"附近" from those coordinates.
+"附近" from those coordinates. Every message passes the guard of every door (bot/guard.py); the page's own tiles and
+menus (payloads written in kiosk_static) and "/inform" of the kiosk's own region are the channel's payloads.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import guard
 from bot.channels import speech
 
 logger = logging.getLogger(__name__)
@@ -42,10 +45,12 @@ STATIC = Path(__file__).resolve().parent / "kiosk_static"
 CONFIG_MARK = "<!--KIOSK_CONFIG-->"
 HOTLINE = "12345"
 SENDER = re.compile(r"^[A-Za-z0-9_-]{8,80}$")
-MAX_MESSAGE = 500          # characters a person can send in one turn
 MAX_SPEECH = 800           # characters read aloud in one request
 MAX_BODY = 16 * 1024       # bytes of a POST body
 SPEECH_CACHE = 32
+SPEECH_PER_MIN = 30        # new texts synthesized per minute by this process (cached texts are free)
+SPEECH_PER_ADDRESS = 10    # new texts per minute per client address
+SPEECH_QUEUE = 4           # syntheses running or waiting at once; more get 503 at once
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -57,6 +62,10 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
+
+
+class SpeechBusy(Exception):
+    """Too many new texts to read aloud right now."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,14 @@ def _seconds(value: Any, default: float, low: float, high: float) -> float:
     return default if x is None else min(max(x, low), high)
 
 
+def page_payloads() -> frozenset[str]:
+    """The payloads the page itself sends (tiles in index.html, menus in kiosk.js): the channel's own."""
+    found = set()
+    for name in ("index.html", "kiosk.js"):
+        found |= set(re.findall(r"""["'](/[a-z_]+)["']""", (STATIC / name).read_text(encoding="utf-8")))
+    return frozenset(found)
+
+
 def speech_text(text: str) -> str:
     """What espeak-ng reads: one line, no markup characters, phone numbers as digit words (speech.spoken), at most
     MAX_SPEECH characters."""
@@ -141,6 +158,10 @@ class KioskInput(InputChannel):
         self.espeak = shutil.which("espeak-ng")
         self._speech_cache: OrderedDict[str, bytes] = OrderedDict()
         self._speech_slots = asyncio.Semaphore(2)
+        self._speech_waiting = 0
+        self._speech_total = guard.Window(SPEECH_PER_MIN)
+        self._speech_addresses = guard.Window(SPEECH_PER_ADDRESS)
+        self.payloads = page_payloads()
         self._background: set[asyncio.Task] = set()
         if not self.espeak:
             logger.warning("kiosk: espeak-ng not found; browsers without a Chinese voice will not read aloud")
@@ -186,22 +207,38 @@ class KioskInput(InputChannel):
 
         @bp.route("/message", methods=["POST"])
         async def message(request: Request) -> HTTPResponse:
-            status, body = await self.handle(request.body, on_new_message)
-            return response.json(body, status=status, headers=SECURITY_HEADERS)
+            address = guard.client_address(request.ip, request.headers.get("x-forwarded-for"))
+            status, body = await self.handle(request.body, on_new_message, address)
+            return response.json(body, status=status, headers=SECURITY_HEADERS, ensure_ascii=False)
 
         @bp.route("/speech", methods=["GET"])
         async def speech(request: Request) -> HTTPResponse:
             text = speech_text(request.args.get("text", ""))
             if not text:
                 return response.json({"error": "empty text"}, status=400, headers=SECURITY_HEADERS)
-            wav = await self.speak(text)
+            address = guard.client_address(request.ip, request.headers.get("x-forwarded-for"))
+            try:
+                wav = await self.speak(text, address)
+            except SpeechBusy:
+                logger.info("kiosk: speech refused (too many new texts)")
+                return response.json({"error": "朗读请求太多，请稍后再试"}, status=429, headers=SECURITY_HEADERS,
+                                     ensure_ascii=False)
             if wav is None:
                 return response.json({"error": "speech unavailable"}, status=503, headers=SECURITY_HEADERS)
             return response.raw(wav, content_type="audio/wav", headers=SECURITY_HEADERS)
 
         return bp
 
-    async def handle(self, raw: bytes, on_new_message: Handler) -> tuple[int, dict[str, Any]]:
+    def generated(self, place: Place) -> frozenset[str]:
+        """The payloads this page sends by itself: its tiles and menus, and its own region as an answer
+        (kiosk.js writes it with JSON.stringify)."""
+        if not place.region:
+            return self.payloads
+        return self.payloads | {"/inform" + json.dumps({"region": place.region}, ensure_ascii=False,
+                                                       separators=(",", ":"))}
+
+    async def handle(self, raw: bytes, on_new_message: Handler,
+                     address: str | None = None) -> tuple[int, dict[str, Any]]:
         """Status and JSON body for one POST /message."""
         if len(raw) > MAX_BODY:
             return 413, {"error": "too large"}
@@ -214,16 +251,19 @@ class KioskInput(InputChannel):
         sender, text = body.get("sender"), body.get("message")
         if not isinstance(sender, str) or not SENDER.match(sender):
             return 400, {"error": "bad sender"}
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
+        if not isinstance(text, str) or not text.strip():
             return 400, {"error": "bad message"}
         asked = body.get("place")
         place = Place.parse(asked) if isinstance(asked, dict) else Place()
         if place.is_empty():
             place = self.place
-        text = text.strip()
+        decision = await guard.shared().admit(self.name(), sender, text.strip(), address,
+                                              generated=self.generated(place))
+        if decision.refused:
+            return decision.status, {"messages": decision.reply}
         collector = CollectingOutputChannel()
-        msg = UserMessage(text, collector, sender, input_channel=self.name(), metadata=place.metadata())
-        task = asyncio.ensure_future(on_new_message(msg))
+        msg = UserMessage(decision.text, collector, sender, input_channel=self.name(), metadata=place.metadata())
+        task = asyncio.ensure_future(guard.remembering(on_new_message, self.name())(msg))
         # A slow turn finishes in the background (the tracker stays whole); the page hears "slow" in time.
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -239,13 +279,24 @@ class KioskInput(InputChannel):
             return 502, {"error": "no answer"}
         return 200, {"messages": collector.messages}
 
-    async def speak(self, text: str) -> bytes | None:
-        """WAV bytes of `text` read in Mandarin by espeak-ng, or None when it cannot speak."""
+    async def speak(self, text: str, address: str | None = None) -> bytes | None:
+        """WAV bytes of `text` read in Mandarin by espeak-ng, or None when it cannot speak. SpeechBusy when too many
+        new texts are asked for (per process, per client address, or waiting at once)."""
         if not self.espeak:
             return None
         if text in self._speech_cache:
             self._speech_cache.move_to_end(text)
             return self._speech_cache[text]
+        if self._speech_waiting >= SPEECH_QUEUE or (guard.outside(address) and not self._speech_addresses.allow(
+                address)) or not self._speech_total.allow("all"):
+            raise SpeechBusy
+        self._speech_waiting += 1
+        try:
+            return await self._synthesize(text)
+        finally:
+            self._speech_waiting -= 1
+
+    async def _synthesize(self, text: str) -> bytes | None:
         async with self._speech_slots:
             try:
                 proc = await asyncio.create_subprocess_exec(
