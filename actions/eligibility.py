@@ -13,9 +13,12 @@ from actions.base import CatalogAction
 from actions.catalog_api import CatalogUnavailable, open_catalog
 from actions.context import age, channel_place, intent, keyword_value, mentioned_place, remember, text
 from actions.services import region_buttons
+from catalog.conditions import Person
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, matching_policies
 from replies import Reply, button, t, templates
+from replies.contract import PolicyRef
+from replies.status import level_label, status_short, verdict_asks, verdict_text
 
 FORM = "eligibility_form"
 ASKS = {"region_code": "region", "age": "age", "self_care": "self_care", "economic": "economic"}
@@ -97,25 +100,40 @@ ASK_ACTIONS = [_make_ask_action(s) for s in ASKS]
 def answer_eligibility(
     tracker: Tracker, session: Session, regions: Regions, place: Place,
 ) -> tuple[Reply, list[EventType]]:
+    """Every policy covering the place whose stated conditions the person meets (and why), then those that
+    depend on something not yet known (and what to ask)."""
     raw_age = tracker.get_slot("age")
-    person_age = int(raw_age) if raw_age else None
-    self_care, economic = tracker.get_slot("self_care"), tracker.get_slot("economic")
+    person = Person(int(raw_age) if raw_age else None, tracker.get_slot("self_care"), tracker.get_slot("economic"))
     topics = list(load_taxonomy().topics)
-    found = matching_policies(session, regions, place.code, person_age, self_care, economic, topics)
-    facts = "，".join(x for x in (place.name, f"{person_age}岁" if person_age else "", self_care, economic) if x)
+    found, to_check = matching_policies(session, regions, place.code, person, topics)
+    facts = "，".join(x for x in (place.name, f"{person.age}岁" if person.age else "", person.self_care,
+                                  person.economic) if x)
     reply = Reply("eligibility", place=place)
     labels = templates()["intent_labels"]
     if not found:
         reply.say(t("eligibility_none", facts=facts, place=place.name))
     else:
         reply.say(t("eligibility_head", facts=facts, place=place.name))
-        for n, p in enumerate(found, 1):
-            reply.say(t("eligibility_line", n=n, title=p["title"], summary=p["summary"]))
+        for n, (p, v) in enumerate(found, 1):
+            reply.say(t("eligibility_line", n=n, level=level_label(p), title=p["title"], status=status_short(p),
+                        summary=p["summary"]),
+                      t("eligibility_why", why=verdict_text(v)))
+    if to_check:
+        reply.say(t("eligibility_check_head"))
+        for n, (p, v) in enumerate(to_check, 1):
+            reply.say(t("eligibility_check_line", n=n, level=level_label(p), title=p["title"], asks=verdict_asks(v)))
+    if found:
         reply.say(t("eligibility_tail"))
-        topics_seen = list(dict.fromkeys(p["topic"] for p in found))
+        topics_seen = list(dict.fromkeys(p["topic"] for p, _ in found))
         reply.buttons = [button(labels[f"policy_{tp}"], f"/policy_{tp}") for tp in topics_seen[:6]]
-    reply.policies = [{"id": p["id"], "topic": p["topic"], "title": p["title"]} for p in found]
+    reply.policies = [_ref(p, verdict_text(v)) for p, v in found]
+    reply.policies_to_check = [_ref(p, verdict_asks(v)) for p, v in to_check]
     return reply, remember(region_code=place.code, last_task="eligibility", category=None, topic=None)
+
+
+def _ref(p: dict, why: str) -> PolicyRef:
+    return {"id": p["id"], "topic": p["topic"], "title": p["title"], "level": p["level"], "status": p["status"],
+            "why": why}
 
 
 class ActionEligibility(CatalogAction):

@@ -1,4 +1,4 @@
-"""Policies: the most local policy on a topic, and follow-ups about its parts."""
+"""Policies: every document on a topic that covers the place (local to provincial), and follow-ups about its parts."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from actions.services import answer_service, ask_place, region_buttons
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, get_policy, policies_for
 from replies import Reply, t, templates
+from replies.status import level_label, status_line, status_short
 
 SECTIONS = ("summary", "eligibility", "steps", "materials", "where", "phone")
 
@@ -34,8 +35,11 @@ def _numbered(values: list[str]) -> list[str]:
 
 
 def policy_lines(p: dict, sections: tuple[str, ...] = SECTIONS) -> list[str]:
-    """The policy's text, section by section, ending with its source and any guidance note."""
+    """The policy's text: its level and status, section by section, ending with its source and any guidance note."""
     lines = [t("policy_head", title=p["title"])]
+    if p.get("level"):
+        lines.append(t("policy_level", level=level_label(p)))
+    lines.append(status_line(p))
     for s in sections:
         value = p.get(s)
         if not value:
@@ -56,6 +60,18 @@ def policy_lines(p: dict, sections: tuple[str, ...] = SECTIONS) -> list[str]:
     return lines
 
 
+def policy_brief(n: int, p: dict) -> list[str]:
+    """A further document on the topic: level, title, status, summary and source, and any merged records."""
+    lines = []
+    for q in [p, *p.get("merged", [])]:
+        src = q["source"]
+        lines += [t("policy_more", n=n, level=level_label(q), title=q["title"], status=status_short(q),
+                    summary=q["summary"]),
+                  t("policy_more_source", document=src.get("document"), clause=src.get("clause"),
+                    quote=src.get("quote"))]
+    return lines
+
+
 def answer_policy(
     session: Session, regions: Regions, topic: str, place: Place | None,
 ) -> tuple[Reply, list[EventType]]:
@@ -72,9 +88,14 @@ def answer_policy(
         return reply.say(t("policy_none", place=place.name, topic=name)), memory + remember(policy_id=None)
     first = found[0]
     reply.policy = first
-    reply.say(*policy_lines(first))
     if len(found) > 1:
-        reply.say(t("policy_others", titles="、".join(p["title"] for p in found[1:])))
+        name = load_taxonomy().topics.get(topic, {}).get("name", topic)
+        reply.say(t("policy_scope_head", place=place.name, topic=name, count=len(found)))
+    reply.say(*policy_lines(first))
+    for q in first["merged"]:
+        reply.say(*policy_brief(1, q))
+    for n, p in enumerate(found[1:], 2):
+        reply.say(*policy_brief(n, p))
     return reply, memory + remember(policy_id=first["id"])
 
 

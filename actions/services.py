@@ -27,21 +27,21 @@ from actions.context import (
 from catalog.freshness import is_stale
 from catalog.lexicon import covered_cities, load_taxonomy
 from catalog.models import as_date
-from catalog.query import Place, Regions, find_services, get_service, nearest_services, rental_policies
+from catalog.query import Place, Regions, category_facts, find_services, get_service, nearest_services
 from language.numbers import position_index
 from replies import Button, Reply, button, intent_payload, t, templates
+from replies.status import level_label, point_status_note, status_short
 
 LIMIT = 5
 
 
 def point_lines(n: int, p: dict, head_key: str = "service_line") -> list[str]:
     fields = templates()["service_fields"]
-    demo = "" if p["verified"] else t("demo_note")
-    lines = [t(head_key, n=n, name=p["name"], demo=demo)]
+    lines = [t(head_key, n=n, name=p["name"], demo=point_status_note(p))]
     for key, tpl in fields.items():
         if p.get(key) not in (None, ""):
-            approx = t("approximate_note") if key == "distance_km" and p.get("approximate") else ""
-            lines.append("   " + tpl.format(value=p[key]) + approx)
+            approx = key == "distance_km" and p.get("approximate")
+            lines.append("   " + (t("approximate_distance", value=p[key]) if approx else tpl.format(value=p[key])))
     for it in p.get("items") or []:
         lines.append(t("rental_line", item=it["name"], **{k: _num(it.get(k)) for k in
                                                             ("price_day", "price_month", "deposit")}))
@@ -106,13 +106,29 @@ def answer_service(
         if place.level != "district":
             reply.say(t("services_city_hint", place=place.name))
         reply.say(t("more_hint"))
-    if category == "equipment_rental":
-        for pol in rental_policies(session, regions, place.code):
-            src = pol["source"]
-            reply.say(t("rental_policy", title=pol["title"], summary=pol["summary"],
-                        document=src["document"], clause=src["clause"]))
-    reply.items = rows
-    return reply, memory + remember(region_code=place.code, last_items=[p["id"] for p in rows])
+    planned = find_services(session, regions, category, place.code, item, LIMIT, status="planned")
+    if planned:
+        reply.say(t("planned_head"))
+        for n, p in enumerate(planned, len(rows) + 1):
+            reply.say(*point_lines(n, p))
+    reply.say(*fact_lines(category_facts(session, regions, category, place.code), label))
+    reply.items = rows + planned
+    return reply, memory + remember(region_code=place.code, last_items=[p["id"] for p in reply.items])
+
+
+def fact_lines(facts: list[dict], label: str) -> list[str]:
+    """What the documents covering the place say about a service, subsidies first under their own heading."""
+    lines = []
+    for heading, group in (("facts_subsidy_head", [f for f in facts if f["subsidy"]]),
+                           ("facts_head", [f for f in facts if not f["subsidy"]])):
+        if group:
+            lines.append(t(heading, category=label))
+        for f in group:
+            src = f["source"]
+            lines.append(t("fact_line", level=level_label(f), title=f["title"], status=status_short(f),
+                           summary=f["summary"], document=src.get("document"), clause=src.get("clause"),
+                           quote=src.get("quote")))
+    return lines
 
 
 class ActionFindService(CatalogAction):

@@ -68,10 +68,10 @@ def _term(word: str, person: Person, v: Verdict, terms: dict[str, dict]) -> str:
     for fact in ("self_care", "economic"):
         if fact in spec:
             value = getattr(person, fact)
-            if value in spec[fact].get("yes", ()):
+            if value in spec[fact].get("meets", ()):
                 v.met.append(word)
                 return YES
-            if value in spec[fact].get("no", ()):
+            if value in spec[fact].get("excludes", ()):
                 return NO
             v.unknown.append(word)
             v.asks.append(fact if value is None else spec.get("ask", word))

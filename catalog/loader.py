@@ -59,7 +59,7 @@ class _Reader:
     def __init__(self, data_dir: Path, sources_dir: Path) -> None:
         self.data_dir, self.sources_dir = data_dir, sources_dir
         self.out = CatalogData()
-        self._source_texts: dict[str, str] = {}
+        self._source_texts: dict[str, str | None] = {}
 
     def error(self, path: Path, line: int | None, message: str) -> None:
         self.out.errors.append(f"{self._rel(path)}:{line or 1}: {message}")
@@ -181,8 +181,10 @@ class _Checker:
         self.documents = load_documents(data_dir)
         for doc in self.documents.values():
             text = r.source_text(str(doc["file"]))
-            if STATUS_ALIASES.get(doc.get("status"), doc.get("status")) not in POLICY_STATUSES:
-                r.error(data_dir / "documents.yaml", None, f"{doc['file']} 的 status 只能是 {'/'.join(POLICY_STATUSES)}")
+            status = str(doc.get("status") or "")
+            if STATUS_ALIASES.get(status, status) not in POLICY_STATUSES:
+                r.error(data_dir / "documents.yaml", None,
+                        f"{doc['file']} 的 status 只能是 {'/'.join(POLICY_STATUSES)}")
             if text is not None and normalize_space(str(doc.get("quote"))) not in text:
                 r.error(data_dir / "documents.yaml", None, f"{doc['file']} 的引用原文在来源文件中找不到")
 

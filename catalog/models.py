@@ -149,11 +149,11 @@ def ensure_schema(engine) -> None:
                 with engine.begin() as conn:
                     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}"))
     for table in Base.metadata.sorted_tables:
-        have = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes(table.name)}
+        indexes = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes(table.name)}
         for index in table.indexes:
-            if index.name in have and have[index.name] != [c.name for c in index.columns]:
+            if index.name in indexes and indexes[index.name] != [c.name for c in index.columns]:
                 index.drop(engine)  # an older definition under the same name
-            if have.get(index.name) != [c.name for c in index.columns]:
+            if indexes.get(index.name) != [c.name for c in index.columns]:
                 index.create(engine)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -68,7 +69,7 @@ class Regions:
         if r is None:
             return None
         chain = {}
-        node = r
+        node: Region | None = r
         while node is not None:
             chain[node.level] = node.name
             node = self._by_code.get(node.parent_code) if node.parent_code else None
@@ -302,19 +303,17 @@ def policies_for(session: Session, regions: Regions, topic: str, region_code: st
 
 def rental_policies(session: Session, regions: Regions, region_code: str | None) -> list[dict]:
     """What the documents covering the place say about equipment rental, most local first."""
-    return category_facts(session, regions, "equipment_rental", region_code,
-                          Policy.covers_rental.is_(True))
+    return category_facts(session, regions, "equipment_rental", region_code)
 
 
-def category_facts(
-    session: Session, regions: Regions, category: str, region_code: str | None, *alternatives,
-) -> list[dict]:
-    """The documents' facts about a service category in the place (and above): records filed under it
-    (topic or categories), most local first."""
-    rows = _in_scope(session, regions, region_code,
-                     or_(Policy.topic == category, Policy.categories.is_not(None), *alternatives))
+def category_facts(session: Session, regions: Regions, category: str, region_code: str | None) -> list[dict]:
+    """The documents' facts about a service category in the place (and above), most local first: records
+    filed under it (topic or categories); for equipment rental also those that cover rental."""
+    rental = category == "equipment_rental"
+    rows = _in_scope(session, regions, region_code, or_(Policy.topic == category, Policy.categories.is_not(None),
+                                                        Policy.covers_rental.is_(True)))
     return [p for p in rows if p["topic"] == category or category in p["categories"]
-            or (alternatives and p["covers_rental"])]
+            or (rental and p["covers_rental"])]
 
 
 def get_policy(session: Session, regions: Regions, policy_id: str) -> dict | None:
@@ -325,19 +324,16 @@ def get_policy(session: Session, regions: Regions, policy_id: str) -> dict | Non
 def matching_policies(
     session: Session, regions: Regions, region_code: str, person: Person, topics: list[str],
 ) -> tuple[list[tuple[dict, Verdict]], list[tuple[dict, Verdict]]]:
-    """(met, to_check): every record covering the place whose conditions the person meets, and those
-    that depend on something not yet known. Conditions are checked on every record first; the ones kept
-    are then ranked by topic order and most local first, and merged by document and topic."""
+    """(met, to_check): every record covering the place whose conditions the person meets, and those that
+    depend on something not yet known. Conditions are checked on every record first; the records kept are
+    then ranked by topic order, most local first. Each keeps its own verdict (records of one document and
+    topic may differ in whom they are for), so they are not merged."""
     kept: dict[str, list[tuple[dict, Verdict]]] = {"yes": [], "unknown": []}
-    rank = {t: n for n, t in enumerate(topics)}
     for pol in _in_scope(session, regions, region_code, Policy.topic.in_(topics)):
         v = check(pol["conditions"], person)
         if v.result != "no":
             kept[v.result].append((pol, v))
-    out = []
+    rank = {t: n for n, t in enumerate(topics)}
     for found in kept.values():
         found.sort(key=lambda pv: rank[pv[0]["topic"]])  # stable: most local first within a topic
-        merged = merge_duplicates([p for p, _ in found])
-        verdicts = {p["id"]: v for p, v in found}
-        out.append([(m, verdicts[m["id"]]) for m in merged])
-    return out[0], out[1]
+    return kept["yes"], kept["unknown"]

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -20,7 +21,7 @@ from catalog.lexicon import DATA_DIR, SOURCES_DIR, load_regions, load_taxonomy
 from catalog.loader import LOC, read_yaml_records, validate_records
 from catalog.models import ensure_schema
 
-# (field, header, type, required, explanation). Types: str, num, list, bool, date, items, src (source part).
+# (field, header, type, required, explanation). Types: str, num, list, groups (list of lists), bool, date, items.
 POINT_COLUMNS = [
     ("id", "编号", "str", True, "每条记录唯一，如 wh-420103-meal-9；修改已有记录时填它原来的编号"),
     ("category", "服务类别", "str", True, "类别代码或中文名称，见下方“可用代码”"),
@@ -36,6 +37,7 @@ POINT_COLUMNS = [
     ("serves", "服务对象", "str", False, "如 辖区60周岁以上老年人"),
     ("items", "辅具租赁", "items", False, "仅辅具租赁点：名称:日租/月租/押金（元），多项用“；”隔开；未知填 -"),
     ("verified", "已核实", "bool", False, "是/否：是 = 已按来源文件或电话核实；示例数据只能填 否"),
+    ("status", "状态", "str", False, "open 正常服务（默认）/ planned 规划建设项目（不会作为正在服务的机构列出）"),
     ("last_verified", "核实日期", "date", False, "最近一次核实的日期，如 2026-11-25"),
     ("source.document", "来源", "str", False, "来源文件名称；演示用的虚构数据填 示例数据"),
     ("source.file", "来源文件", "str", False, "catalog/sources 下的原文文件名（已核实时必填）"),
@@ -55,6 +57,13 @@ POLICY_COLUMNS = [
     ("conditions.min_age", "最低年龄", "num", False, "文件规定的最低年龄（整数），没有规定就留空"),
     ("conditions.self_care", "自理状况", "list", False, "文件限定的自理状况，如 失能；多项用“；”隔开"),
     ("conditions.economic", "经济状况", "list", False, "文件限定的经济状况，如 特困；多项用“；”隔开"),
+    ("conditions.requires", "限定对象", "groups", False,
+     "文件限定的对象，用 catalog/data/conditions.yaml 的词：每组都要满足，用“；”隔开；组内任一即可，用“/”隔开，"
+     "如 经济困难；失能/失智"),
+    ("conditions.quote", "限定对象原文", "str", False, "限定对象所依据的原文（逐字摘录）；填了“限定对象”就必填"),
+    ("status", "状态", "str", False, "in_effect 现行 / draft 征求意见稿 / ended 已过期 / planned 规划目标；留空按来源文件"),
+    ("subsidy", "是补贴", "bool", False, "是/否：原文规定了补贴、津贴或费用报销才填 是"),
+    ("categories", "相关服务类别", "list", False, "本条讲到的服务类别代码，如 meal；多项用“；”隔开"),
     ("steps", "办理步骤", "list", False, "按顺序，用“；”隔开"),
     ("materials", "所需材料", "list", False, "用“；”隔开"),
     ("where", "办理地点", "str", False, "如 户籍所在地街道便民服务中心"),
@@ -101,6 +110,7 @@ def record_to_row(kind: str, rec: dict) -> list:
         if f == "__op__":
             row.append("")
             continue
+        v: Any
         if f.startswith("source."):
             src = rec.get("source")
             v = src if (isinstance(src, str) and f == "source.document") else (
@@ -111,6 +121,8 @@ def record_to_row(kind: str, rec: dict) -> list:
             v = rec.get(f)
         if typ == "list":
             v = _join(v)
+        elif typ == "groups":
+            v = "；".join("/".join(g) for g in v or [])
         elif typ == "bool":
             v = "是" if v else "否"
         elif typ == "items":
@@ -288,6 +300,8 @@ def _convert(typ: str, t: str, raw):
             raise ValueError(f"应为数字：{t}") from None
     if typ == "list":
         return [x.strip() for x in SPLIT_RE.split(t) if x.strip()]
+    if typ == "groups":
+        return [[w.strip() for w in re.split(r"[/／]", g) if w.strip()] for g in SPLIT_RE.split(t) if g.strip()]
     if typ == "bool":
         if t in ("是", "true", "True", "TRUE", "1", "Y", "y"):
             return True
@@ -432,7 +446,7 @@ def import_records(
             got.errors.append(f"要删除的编号 {rid} 在目录中不存在")
         if got.errors:
             raise CatalogInvalid(got.errors)
-        changes = diff_records(got.kind, current, got.records, got.remove)
+        changes = diff_records(got.kind, current, got.records, got.remove) if got.kind else []
         if dry_run or not changes:
             s.rollback()
             return FileImport(changes, None, sha256)
@@ -472,13 +486,14 @@ def format_changes(changes: list[Change]) -> list[str]:
     lines = []
     verbs = {"add": "+ 新增", "change": "~ 修改", "remove": "- 删除"}
     for c in changes:
-        rec = c.after or c.before
+        before, after = c.before or {}, c.after or {}
+        rec = after or before
         title = rec.get("name") or rec.get("title") or ""
         lines.append(f"{verbs[c.action]} {KIND_NAMES[c.kind]} {c.record_id} {title}")
         if c.action == "change":
-            for f in c.after:
-                if c.before.get(f) != c.after.get(f):
-                    lines.append(f"      {_label(c.kind, f)}：{_show(c.before.get(f))} → {_show(c.after.get(f))}")
+            for f in after:
+                if before.get(f) != after.get(f):
+                    lines.append(f"      {_label(c.kind, f)}：{_show(before.get(f))} → {_show(after.get(f))}")
     n = {a: sum(c.action == a for c in changes) for a in verbs}
     lines.append(f"合计：新增 {n['add']} 条，修改 {n['change']} 条，删除 {n['remove']} 条")
     return lines

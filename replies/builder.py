@@ -17,8 +17,10 @@ from replies.contract import Button, ItemOut, Payload, PolicyOut, PolicyRef, Reg
 
 TEMPLATES = Path(__file__).resolve().parent / "templates.yml"
 ITEM_KEYS = ("id", "name", "category", "district", "address", "phone", "hours", "price", "verified", "source")
-ITEM_EXTRA_KEYS = ("lat", "lng", "approximate", "distance_km", "items", "offers", "city", "province", "last_verified")
+ITEM_EXTRA_KEYS = ("lat", "lng", "approximate", "distance_km", "items", "offers", "city", "province", "last_verified",
+                   "status")
 POLICY_KEYS = ("id", "title", "region", "summary", "eligibility", "steps", "materials", "where", "phone")
+POLICY_EXTRA_KEYS = ("level", "status", "draft", "end_date")  # issue 17: level and status of the record
 SOURCE_KEYS = ("document", "issuer", "date", "clause", "quote", "file")
 
 
@@ -69,6 +71,7 @@ class Reply:
     policy: dict[str, Any] | None = None  # a catalog.query.policy_dict row
     handoff: bool = False  # the conversation is handed to a person
     policies: list[PolicyRef] | None = None  # the policies an eligibility answer lists
+    policies_to_check: list[PolicyRef] | None = None  # eligibility: policies that depend on an unknown condition
 
     def offer(self, needs: list[str], item: str | None = None) -> Reply:
         """Offer the other needs of a message ("…顺便问下能不能租轮椅") as buttons after the answer."""
@@ -100,6 +103,8 @@ class Reply:
             out["handoff"] = True
         if self.policies is not None:
             out["policies"] = self.policies
+        if self.policies_to_check is not None:
+            out["policies_to_check"] = self.policies_to_check
         return out
 
     def send(self, dispatcher: CollectingDispatcher) -> None:
@@ -125,4 +130,5 @@ def _policy_payload(p: dict[str, Any]) -> PolicyOut:
     out: dict[str, Any] = {k: p.get(k) for k in POLICY_KEYS}
     out["source"] = cast(SourceOut, {k: p["source"].get(k) for k in SOURCE_KEYS})
     out["guidance"] = p.get("guidance", [])
+    out.update((k, p[k]) for k in POLICY_EXTRA_KEYS if p.get(k) is not None)
     return cast(PolicyOut, out)  # tests/test_contract.py checks these keys against PolicyOut

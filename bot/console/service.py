@@ -92,8 +92,8 @@ def meta(s: Session) -> dict:
     by_level: dict[str, list] = {}
     for r in sorted(regions.all(), key=lambda r: r.code):
         place = regions.place(r.code)
-        by_level.setdefault(r.level, []).append({"code": r.code, "name": r.name, "city": place.city,
-                                                 "province": place.province})
+        by_level.setdefault(r.level, []).append({"code": r.code, "name": r.name, "city": place and place.city,
+                                                 "province": place and place.province})
     return {"categories": {k: v["name"] for k, v in tax["categories"].items()},
             "topics": {k: v["name"] for k, v in tax["topics"].items()},
             "items": list(tax["items"]), "regions": by_level}
@@ -113,14 +113,20 @@ def sms_segments(body: str, size: int = SMS_SEGMENT) -> list[str]:
     return out
 
 
+SMS_STATUS = {"planned": "（规划建设中，是否建成请先电话核实）", "ended": "（规划期已结束，现行规定请拨打12345）",
+              "draft": "（征求意见稿）"}
+
+
 def sms_for_point(p: dict) -> dict:
-    body = f"{p.get('name') or ''}，地址：{p.get('address') or ''}，电话：{p.get('phone') or ''}"
+    note = SMS_STATUS.get(p.get("status") or "", "" if p.get("verified") else "（示例数据，请电话核实）")
+    body = f"{p.get('name') or ''}{note}，地址：{p.get('address') or ''}，电话：{p.get('phone') or ''}"
     return {"text": body, "segments": sms_segments(body)}
 
 
 def sms_for_policy(p: dict) -> dict:
     materials = "、".join(p.get("materials") or [])
-    body = f"{p.get('title')}：带{materials}，到{p.get('where') or '社区'}办理，咨询{p.get('phone') or '12345'}"
+    note = SMS_STATUS.get(p.get("status") or "", "")
+    body = f"{p.get('title')}{note}：带{materials}，到{p.get('where') or '社区'}办理，咨询{p.get('phone') or '12345'}"
     return {"text": body, "segments": sms_segments(body)}
 
 
@@ -346,12 +352,12 @@ def list_handoffs(s: Session) -> list[dict]:
         users = [e for e in events if e.get("event") == "user"]
         last = users[-1].get("text", "") if users else ""
         c = taken.get(sid)
-        claimed = c is not None and c.resolved_at is None
+        claimed = c if c is not None and c.resolved_at is None else None
         out.append({"sender_id": sid, "channel": channel_of(events), "handoff_at": ts,
                     "last_at": events[-1].get("timestamp") if events else ts,
                     "last_user_text": mask(last), "turns": len(users),
-                    "claimed_by": c.operator if claimed else None,
-                    "claimed_at": c.claimed_at.isoformat(timespec="seconds") + "Z" if claimed else None})
+                    "claimed_by": claimed.operator if claimed else None,
+                    "claimed_at": claimed.claimed_at.isoformat(timespec="seconds") + "Z" if claimed else None})
     return out
 
 

@@ -49,6 +49,10 @@
   var ASK_BUTTONS = {
     age: ['60岁', '65岁', '70岁', '75岁', '80岁', '85岁', '90岁', '100岁']
   };
+  // Status and level of a record (catalog/data/policies/README.md); the bot's texts say the same in templates.yml.
+  var STATUS_LABELS = { in_effect: '现行文件', draft: '征求意见稿', ended: '规划期已结束', planned: '规划目标' };
+  var LEVEL_LABELS = { district: '本区县', city: '本市', province: '省级' };
+  var PLANNED_NOTE = '这是规划文件“建设项目表”里的规划建设项目，不是已确认开放的机构，是否建成请先电话核实。';
   var GUIDANCE_NOTE = '标有“一般办理路径”的内容不是文件原文：文件未作具体规定，请以当地经办窗口为准。';
   var FIELD_NAMES = { steps: '办理步骤', materials: '所需材料', where: '办理地点', phone: '咨询电话' };
   var QR_BYTES = 900;  // keeps the code coarse enough for an old phone's camera
@@ -328,16 +332,20 @@
     var card = el('article', { className: 'card service', 'data-index': String(index),
                                'data-id': item.id || '', 'aria-labelledby': 'card-' + state.generation + '-' + uid() });
     var titleId = card.getAttribute('aria-labelledby');
-    var demo = item.verified !== true;
+    var planned = item.status === 'planned';
+    var demo = !planned && item.verified !== true;
     card.appendChild(el('h3', { className: 'card-title', id: titleId, text: n + '. ' + (item.name || '') }));
-    card.appendChild(el('div', { className: 'badges' }, [demo
-      ? el('span', { className: 'badge badge-demo', text: '示例数据' })
-      : el('span', { className: 'badge badge-ok', text: '已核实' })]));
+    card.appendChild(el('div', { className: 'badges' }, [planned
+      ? el('span', { className: 'badge badge-planned', text: '规划建设中' })
+      : demo ? el('span', { className: 'badge badge-demo', text: '示例数据' })
+        : el('span', { className: 'badge badge-ok', text: '已核实' })]));
+    if (planned) card.appendChild(el('p', { className: 'demo-note', text: PLANNED_NOTE }));
     if (demo) card.appendChild(el('p', { className: 'demo-note', text: '这是演示用的示例数据，不是真实机构，请以电话核实为准。' }));
     add(card, field('电话', item.phone, 'phone'));
     add(card, field('地址', fullAddress(item)));
     var km = distanceKm(item);
-    if (km !== null) card.appendChild(el('p', { className: 'distance', text: '离这台机器约 ' + fmtKm(km) }));
+    if (km !== null) card.appendChild(el('p', { className: 'distance', text: '离这台机器约 ' + fmtKm(km) +
+      (item.approximate === true ? '（估算：没有准确坐标，按区县中心估算）' : '') }));
 
     var detail = el('div', { className: 'detail', hidden: true });
     add(detail, field('时间', item.hours));
@@ -383,6 +391,12 @@
     var guided = Array.isArray(p.guidance) ? p.guidance : [];
     var card = el('article', { className: 'card policy', 'data-id': p.id || '' });
     card.appendChild(el('h3', { className: 'card-title', text: '【' + (p.title || '') + '】' }));
+    var badges = [];
+    if (LEVEL_LABELS[p.level]) badges.push(el('span', { className: 'badge badge-level', text: LEVEL_LABELS[p.level] }));
+    if (STATUS_LABELS[p.status]) badges.push(el('span', { className: 'badge badge-status badge-' + p.status, text: STATUS_LABELS[p.status] }));
+    if (p.draft === true && p.status !== 'draft') badges.push(el('span', { className: 'badge badge-status badge-draft', text: STATUS_LABELS.draft }));
+    if (badges.length) card.appendChild(el('div', { className: 'badges' }, badges));
+    if (p.status === 'ended') card.appendChild(el('p', { className: 'status-note', text: '这份规划的期限已于 ' + (p.end_date || '') + ' 结束，以下是当时提出的内容；现在的规定请拨打 ' + HOTLINE + ' 咨询。' }));
     if (present(p.summary)) card.appendChild(el('p', { className: 'summary', text: p.summary }));
     var anyGuided = false;
     function section(name, title, node) {
@@ -426,7 +440,7 @@
 
   // ---------- take it home: QR code and print ----------
   function serviceText(item) {
-    return [item.name + (item.verified === true ? '' : '（示例数据，请电话核实）'),
+    return [item.name + (item.status === 'planned' ? '（规划建设中，请电话核实是否建成）' : item.verified === true ? '' : '（示例数据，请电话核实）'),
       present(item.address) ? '地址：' + fullAddress(item) : '',
       present(item.phone) ? '电话：' + item.phone : '',
       present(item.hours) ? '时间：' + item.hours : '',
@@ -435,7 +449,7 @@
   }
   function policyText(p) {
     var src = p.source || {};
-    var parts = ['【' + p.title + '】'];
+    var parts = ['【' + p.title + '】' + (STATUS_LABELS[p.status] ? '（' + STATUS_LABELS[p.status] + '）' : '')];
     if (present(p.steps)) parts.push('办理步骤：\n' + p.steps.map(function (s, i) { return (i + 1) + '. ' + s; }).join('\n'));
     if (present(p.materials)) parts.push('所需材料：' + p.materials.join('；'));
     if (present(p.where)) parts.push('办理地点：' + p.where);

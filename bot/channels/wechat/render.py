@@ -1,7 +1,8 @@
 """The bot's Rasa messages as one WeChat text: the texts, cards the texts do not already show, numbered options.
 
 WeChat text has no buttons or cards: a button becomes "回复 1：…", answered by the digit alone; a service point
-the text does not name becomes one compact line (name, 示例数据 when unverified, address, phone, distance).
+the text does not name becomes one compact line (name, 示例数据 or 规划建设中, address, phone, distance, 估算 when
+the coordinates are a district's centre).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 MAX_BYTES = 2048  # WeChat's limit for a text message (passive reply and customer-service API alike)
 DEMO_LABEL = "（示例数据）"
+PLANNED_LABEL = "（规划建设中，未确认开放）"
 OPTIONS_HEAD = "请回复数字选择："
 FALLBACK = "抱歉，我暂时没能回答这个问题。您可以换个说法，或拨打12345政务服务便民热线咨询。"
 _DIGITS = re.compile(r"^\s*(\d{1,2})\s*[。.！!]?\s*$")
@@ -51,11 +53,12 @@ def card(item: dict[str, Any]) -> str:
     name = str(item.get("name") or "").strip()
     if not name:
         return ""
-    head = "· " + name + ("" if item.get("verified") else DEMO_LABEL)
+    label = PLANNED_LABEL if item.get("status") == "planned" else "" if item.get("verified") else DEMO_LABEL
+    head = "· " + name + label
     parts = [str(item[k]).strip() for k in ("address", "phone") if item.get(k)]
     distance = item.get("distance_km")
     if isinstance(distance, int | float):
-        parts.append(f"约{distance:.1f}公里")
+        parts.append(f"约{distance:.1f}公里" + ("（估算）" if item.get("approximate") else ""))
     return "｜".join([head, *parts])
 
 

@@ -88,14 +88,15 @@
   }
   function serviceCard(p, i) {
     const title = el('h3', { class: 'card-title', text: `${i + 1}. ${p.name}` },
-      p.verified ? el('span', { class: 'badge badge-ok', text: '已核实' }) : el('span', { class: 'badge badge-demo', text: '示例数据' }));
+      p.status === 'planned' ? el('span', { class: 'badge badge-planned', text: '规划建设中' })
+        : p.verified ? el('span', { class: 'badge badge-ok', text: '已核实' }) : el('span', { class: 'badge badge-demo', text: '示例数据' }));
     const c = el('div', { class: 'card service', 'data-id': p.id || '' }, title,
       el('div', { class: 'district', text: `${p.city || ''}${p.district || ''}` }),
       el('div', { class: 'address', text: `地址：${p.address || ''}` }),
       el('div', { class: 'phone', text: `电话：${p.phone || ''}` }),
       p.hours ? el('div', { text: `时间：${p.hours}` }) : null,
       p.price ? el('div', { text: `价格：${p.price}` }) : null,
-      p.distance_km != null ? el('div', { class: 'distance', text: `距离约 ${p.distance_km} 公里` }) : null,
+      p.distance_km != null ? el('div', { class: 'distance', text: `距离约 ${p.distance_km} 公里` + (p.approximate ? '（估算：按区县中心）' : '') }) : null,
       (p.items && p.items.length) ? el('div', { text: '可租：' + p.items.map((x) => x.name).join('、') }) : null,
       smsBox(p.sms));
     return c;
@@ -106,14 +107,20 @@
     d.append(el('div', { class: 'context' }, ctx.before, el('mark', { text: ctx.quote }), ctx.after));
     return d;
   }
+  // Status and level of a record (catalog/data/policies/README.md); the bot's texts say the same in templates.yml.
+  const STATUS_LABELS = { in_effect: '现行', draft: '征求意见稿', ended: '规划期已结束', planned: '规划目标' };
+  const LEVEL_LABELS = { district: '本区县', city: '本市', province: '省级' };
   function policyCard(p) {
     const s = p.source || {};
     const list = (title, xs, cls) => (xs && xs.length) ? el('div', {}, el('h4', { text: title }),
       el(cls === 'steps' ? 'ol' : 'ul', { class: cls }, ...xs.map((x) => el('li', { text: x })))) : null;
     const region = p.region || {};
     return el('div', { class: 'card policy', 'data-id': p.id || '' },
-      el('h3', { class: 'card-title', text: p.title }),
-      el('div', { class: 'muted', text: [region.province, region.city, region.district].filter(Boolean).join('') }),
+      el('h3', { class: 'card-title', text: p.title },
+        p.status ? el('span', { class: `badge badge-${p.status}`, text: STATUS_LABELS[p.status] || p.status }) : null,
+        p.draft && p.status !== 'draft' ? el('span', { class: 'badge badge-draft', text: STATUS_LABELS.draft }) : null),
+      el('div', { class: 'muted', text: (LEVEL_LABELS[p.level] ? LEVEL_LABELS[p.level] + '·' : '') + [region.province, region.city, region.district].filter(Boolean).join('') }),
+      p.status === 'ended' ? el('div', { class: 'status-note', text: `规划期已于 ${p.end_date || ''} 结束，以下是当时提出的内容；现行规定请拨打 12345 咨询。` }) : null,
       el('p', { class: 'summary', text: p.summary || '' }),
       list('申请条件', p.eligibility, 'eligibility'), list('办理步骤', p.steps, 'steps'), list('所需材料', p.materials, 'materials'),
       p.where ? el('div', { text: `办理地点：${p.where}` }) : null,
