@@ -3,7 +3,8 @@ PY := .venv/bin/python
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: install browser services run train test lint validate eval crossval fuzz bench scaleout backup restore bench-catalog soak
+.PHONY: install browser services run train test test-unit lint typecheck validate eval crossval fuzz bench scaleout backup restore \
+	bench-catalog soak
 
 install:
 	@scripts/install.sh
@@ -24,10 +25,15 @@ services:
 
 test: install browser services
 	@.venv/bin/ruff check .
+	@.venv/bin/mypy
 	@$(PY) -m pytest
 
 lint: install
 	@.venv/bin/ruff check .
+
+# Types of the runtime packages (language, catalog, replies, actions, bot; settings in pyproject.toml).
+typecheck: install
+	@.venv/bin/mypy
 
 validate: install
 	@$(PY) -m bot.generate --check

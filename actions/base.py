@@ -15,12 +15,13 @@ from actions.catalog_api import CatalogUnavailable, open_catalog
 from actions.context import State
 from catalog.query import Regions
 from replies import Reply, t
+from replies.contract import Task
 
 log = logging.getLogger(__name__)
 
 
 class CatalogAction(Action, ABC):
-    task = "chitchat"
+    task: Task = "chitchat"
 
     @abstractmethod
     def name(self) -> str: ...

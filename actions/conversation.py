@@ -28,6 +28,7 @@ from actions.services import answer_point_detail, answer_service, ask_place, cat
 from catalog.query import Regions
 from language.safety import assess
 from replies import Reply, button, t, templates
+from replies.contract import Task
 
 
 class ActionFollowUp(CatalogAction):
@@ -44,7 +45,7 @@ class ActionFollowUp(CatalogAction):
         item = mentioned_item(tracker)
         known = place or state.place(regions)
         if place is None and (problem := place_problem(text(tracker), regions)):
-            task = state.last_task if state.last_task in ("find_service", "policy") else "find_service"
+            task: Task = "policy" if state.last_task == "policy" else "find_service"
             return ask_place(Reply(task, category=state.category, topic=state.topic, item=state.item), problem), []
         if item:
             return answer_service(session, regions, "equipment_rental", known, item)

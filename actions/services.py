@@ -45,8 +45,8 @@ def point_lines(n: int, p: dict, head_key: str = "service_line") -> list[str]:
     for it in p.get("items") or []:
         lines.append(t("rental_line", item=it["name"], **{k: _num(it.get(k)) for k in
                                                             ("price_day", "price_month", "deposit")}))
-    if is_stale(p.get("last_verified")):  # older than CATALOG_STALE_DAYS: say when, suggest a call
-        d = as_date(p["last_verified"])
+    d = as_date(p.get("last_verified"))
+    if d is not None and is_stale(d):  # older than CATALOG_STALE_DAYS: say when, suggest a call
         lines.append("   " + t("stale_note", year=d.year, month=d.month))
     return lines
 

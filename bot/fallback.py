@@ -6,8 +6,11 @@ regions file, the task from the intent.
 
 from __future__ import annotations
 
+from typing import cast
+
 from catalog.query import Regions
 from replies import Reply, t, templates
+from replies.contract import Task
 
 
 def failure_message(intent: str | None, slots: dict) -> dict:
@@ -20,9 +23,9 @@ def failure_message(intent: str | None, slots: dict) -> dict:
     elif intent.startswith("policy_"):
         reply.task, reply.topic = "policy", intent.removeprefix("policy_")
     elif intent in ("emergency", "handoff", "eligibility"):
-        reply.task = intent
+        reply.task = cast(Task, intent)
     elif intent in ("inform", "ask_detail"):
-        reply.task = slots.get("last_task") or "find_service"
+        reply.task = cast(Task, slots.get("last_task") or "find_service")  # last_task holds a task
         reply.category, reply.topic, reply.item = slots.get("category"), slots.get("topic"), slots.get("item")
     elif intent in ("greet", "thank", "goodbye", "bot_challenge", "capabilities"):
         reply.task = "chitchat"

@@ -25,7 +25,7 @@ from collections import OrderedDict, defaultdict, deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from replies import Reply, t
 
@@ -174,7 +174,7 @@ def payloads(messages: Iterable[dict[str, Any]]) -> list[str]:
     """The button payloads in the bot's messages (Rasa buttons and the contract payload's buttons), in order."""
     out: list[str] = []
     for m in messages:
-        custom = m.get("custom") if isinstance(m.get("custom"), dict) else {}
+        custom = m["custom"] if isinstance(m.get("custom"), dict) else {}
         for b in [*(m.get("buttons") or []), *(custom.get("buttons") or [])]:
             p = b.get("payload") if isinstance(b, dict) else None
             if isinstance(p, str) and p.startswith(SLASH) and p not in out:
@@ -200,9 +200,9 @@ def _valid(address: str) -> bool:
     return True
 
 
-def outside(address: str | None) -> bool:
+def outside(address: str | None) -> TypeGuard[str]:
     """True for a client address from outside this machine (the ones rate limits apply to)."""
-    return bool(address) and not _loopback(address)
+    return address is not None and address != "" and not _loopback(address)
 
 
 def _loopback(address: str) -> bool:

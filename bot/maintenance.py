@@ -26,6 +26,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import column, delete, func, inspect, select, table
 from sqlalchemy.engine import URL, make_url
@@ -109,7 +110,7 @@ def purge(days: int | None = None, dry_run: bool = False, url: str | None = None
             result.events = conn.scalar(select(func.count()).select_from(EVENTS).where(EVENTS.c.sender_id.in_(old)))
             if not dry_run:
                 conn.execute(delete(EVENTS).where(EVENTS.c.sender_id.in_(old)))
-        stale = [(model, col < cutoff_utc, name) for model, col, name in CONSOLE]
+        stale: list[tuple[Any, Any, str]] = [(model, col < cutoff_utc, name) for model, col, name in CONSOLE]
         stale.append((LoginSession, LoginSession.expires_at < utcnow(), "过期登录会话"))
         for model, where, name in stale:
             if model.__tablename__ in existing:

@@ -99,4 +99,4 @@ def _masked_make_record(self: logging.Logger, *args: Any, **kwargs: Any) -> logg
 
 def install() -> None:
     """Mask every log record this process creates from now on (idempotent)."""
-    logging.Logger.makeRecord = _masked_make_record
+    logging.Logger.makeRecord = _masked_make_record  # type: ignore[method-assign]  # the point: every logger

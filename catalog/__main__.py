@@ -82,10 +82,15 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _district_name(regions: Regions, code: str) -> str:
+    place = regions.place(code)
+    return (place.district or place.name) if place else code
+
+
 def _stats(_args: argparse.Namespace) -> int:
     with session_scope() as s:
         regions = Regions(s)
-        by = Counter((regions.place(p.district_code).district, p.category)
+        by = Counter((_district_name(regions, p.district_code), p.category)
                      for p in s.scalars(select(ServicePoint)))
         topics = Counter(p.topic for p in s.scalars(select(Policy)))
     cats = sorted({c for _, c in by})

@@ -136,9 +136,9 @@ def hsds_rows(doc) -> list[dict]:
     shape ({services, locations, service_at_locations}, as our own export) and the API shape (a list of
     services, or {contents: [...]}, each with service_at_locations[].location)."""
     if isinstance(doc, dict) and "service_at_locations" in doc:
-        services = {s.get("id"): s for s in doc.get("services") or []}
+        by_id = {s.get("id"): s for s in doc.get("services") or []}
         locations = {s.get("id"): s for s in doc.get("locations") or []}
-        return [{"service": services.get(sal.get("service_id")) or {},
+        return [{"service": by_id.get(sal.get("service_id")) or {},
                  "location": locations.get(sal.get("location_id")) or {}, "service_at_location": sal}
                 for sal in doc["service_at_locations"]]
     services = doc.get("contents") if isinstance(doc, dict) else doc

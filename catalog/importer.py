@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,7 +157,7 @@ class Change:
 
 
 def diff_records(
-    kind: str, current: dict[str, dict], incoming: list[dict], remove: set[str] = frozenset(),
+    kind: str, current: dict[str, dict], incoming: list[dict], remove: AbstractSet[str] = frozenset(),
 ) -> list[Change]:
     """What importing `incoming` (added or replaced by id) and removing `remove` would change."""
     out = []

@@ -80,8 +80,8 @@ class Place:
     def parse(cls, values: Mapping[str, Any] | None) -> Place:
         """A place from untrusted values (environment, URL parameters): anything invalid is left out."""
         values = values or {}
-        region = str(values.get("region") or "").strip()
-        region = region if 0 < len(region) <= 20 and not any(c in region for c in "<>{}\"'\\/") else None
+        name = str(values.get("region") or "").strip()
+        region = name if 0 < len(name) <= 20 and not any(c in name for c in "<>{}\"'\\/") else None
         lat, lng = _number(values.get("lat")), _number(values.get("lng"))
         if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
             lat = lng = None
@@ -297,6 +297,8 @@ class KioskInput(InputChannel):
             self._speech_waiting -= 1
 
     async def _synthesize(self, text: str) -> bytes | None:
+        if not self.espeak:
+            return None
         async with self._speech_slots:
             try:
                 proc = await asyncio.create_subprocess_exec(

@@ -312,7 +312,8 @@ class ConsoleInput(InputChannel):
             except Exception:  # noqa: BLE001
                 logger.exception("console: the bot failed")
                 return _json({"error": "bot", "call_id": call_id}, 502)
-            payload = next((m["custom"] for m in collector.messages if isinstance(m.get("custom"), dict)), {})
+            payload: dict[str, Any] = next((m["custom"] for m in collector.messages
+                                            if isinstance(m.get("custom"), dict)), {})
             texts = [m["text"] for m in collector.messages if m.get("text")]
             intent = await self.understanding(request, sender, said)
             with self.db() as s:
@@ -460,7 +461,7 @@ class ConsoleInput(InputChannel):
         async def correct(request: Request) -> HTTPResponse:
             data = _body(request)
             said = _text(data.get("text"))
-            bot = data.get("bot") if isinstance(data.get("bot"), dict) else {}
+            bot = data["bot"] if isinstance(data.get("bot"), dict) else {}
             bot = {k: v for k, v in bot.items() if k in (*svc.EXPECT_KEYS, "intent", "confidence")
                    and isinstance(v, str | int | float | type(None))}
             note = data.get("note") if isinstance(data.get("note"), str) else None

@@ -6,6 +6,7 @@ import base64
 import binascii
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class WeChatConfig:
     redis_url: str = ""  # shared state of several instances (state.py); empty: in this process only
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> WeChatConfig:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WeChatConfig:
         env = os.environ if env is None else env
         try:
             deadline = float(env.get("WECHAT_REPLY_DEADLINE") or DEFAULT_DEADLINE)
