@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from replies import Reply, t
 from replies.contract import Task
 
 log = logging.getLogger(__name__)
+ENDS_FORM = ("emergency", "handoff")
 
 
 class CatalogAction(Action, ABC):
@@ -39,10 +40,17 @@ class CatalogAction(Action, ABC):
         except CatalogUnavailable:
             log.exception("catalog unavailable in %s", self.name())
             reply, events = self.apology(tracker), []
-        reply.send(dispatcher)
-        if tracker.active_loop.get("name") and self.task != "eligibility":
-            # Another task interrupts the eligibility form: close it, the user moved on.
+        loop = tracker.active_loop.get("name")
+        if loop and self.task in ENDS_FORM:
+            # An emergency or a hand-over ends the eligibility form.
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        elif loop and self.task != "eligibility":
+            # A side question: answered, then the form asks its own question again and waits for the answer.
+            slot = tracker.get_slot("requested_slot")
+            if slot:
+                reply.say(t("resume_form", question=t("ask_region" if slot == "region_code" else f"ask_{slot}")))
+            events += [ActiveLoop(loop), FollowupAction("action_listen")]
+        reply.send(dispatcher)
         return events
 
     def apology(self, tracker: Tracker) -> Reply:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import CatalogAction
@@ -26,9 +29,12 @@ from actions.eligibility import answer_eligibility
 from actions.policies import answer_policy, answer_policy_detail
 from actions.services import answer_point_detail, answer_service, ask_place, category_buttons
 from catalog.query import Regions
+from language.concepts import concept_item, concept_needs, rents
 from language.safety import assess
 from replies import Reply, button, t, templates
 from replies.contract import Task
+
+NEED_PREFIXES = (SERVICE_PREFIX, POLICY_PREFIX)
 
 
 class ActionFollowUp(CatalogAction):
@@ -43,6 +49,8 @@ class ActionFollowUp(CatalogAction):
         state = State.of(tracker)
         place = mentioned_place(tracker, regions)
         item = mentioned_item(tracker)
+        if item is None and (state.category == "equipment_rental" or rents(text(tracker))):
+            item = concept_item(text(tracker))
         known = place or state.place(regions)
         if place is None and (problem := place_problem(text(tracker), regions)):
             task: Task = "policy" if state.last_task == "policy" else "find_service"
@@ -133,6 +141,8 @@ class ActionOutOfScope(CatalogAction):
 
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
+        if answer := understood(tracker, session, regions, state):
+            return answer
         place = state.place(regions)
         reply = Reply("out_of_scope", place=place).say(t("out_of_scope", capabilities=t("capabilities")))
         reply.buttons = list(templates()["capability_buttons"])
@@ -152,29 +162,43 @@ def _clarified_last_turn(tracker: Tracker) -> bool:
     return False
 
 
+def understood(tracker: Tracker, session: Session, regions: Regions,
+               state: State) -> tuple[Reply, list[EventType]] | None:
+    """An answer for a message the classifier was unsure of, when its words say what it is: a question about the
+    last answer, or a service or policy named (catalog words) or described (language/concepts.yml)."""
+    message = text(tracker)
+    if state.last_task == "policy" and aspect(message):
+        return answer_policy_detail(tracker, session, regions, state)
+    if state.last_task == "find_service" and state.last_items and (ordinal(message) or aspect(message)):
+        return answer_point_detail(tracker, session, regions, state)
+    needs = mentioned_needs(message) or [n for n in concept_needs(message) if n.startswith(NEED_PREFIXES)]
+    if not needs:
+        return None
+    known = current_place(tracker, regions, state)
+    if needs[0].startswith(SERVICE_PREFIX):
+        category = needs[0].removeprefix(SERVICE_PREFIX)
+        reply, events = answer_service(session, regions, category, known, mentioned_item(tracker)
+                                       or concept_item(message))
+    else:
+        reply, events = answer_policy(session, regions, needs[0].removeprefix(POLICY_PREFIX), known)
+    return reply.offer(needs[1:]), events
+
+
 def clarify(tracker: Tracker, session: Session, regions: Regions, state: State) -> tuple[Reply, list[EventType]]:
     """Two-stage fallback: the likeliest intents first, then the hotline and a person."""
-    place = state.place(regions)
-    if state.last_task == "policy" and aspect(text(tracker)):  # "去哪里登记" after a policy
-        return answer_policy_detail(tracker, session, regions, state)
-    if state.last_task == "find_service" and state.last_items and (ordinal(text(tracker)) or aspect(text(tracker))):
-        return answer_point_detail(tracker, session, regions, state)
-    needs = mentioned_needs(text(tracker))
-    if needs:  # unsure NLU, but the message names a service or policy the catalog knows
-        known = current_place(tracker, regions, state)
-        if needs[0].startswith(SERVICE_PREFIX):
-            category = needs[0].removeprefix(SERVICE_PREFIX)
-            reply, events = answer_service(session, regions, category, known, mentioned_item(tracker))
-        else:
-            reply, events = answer_policy(session, regions, needs[0].removeprefix(POLICY_PREFIX), known)
-        return reply.offer(needs[1:]), events
-    reply = Reply("out_of_scope", place=place)
+    if answer := understood(tracker, session, regions, state):
+        return answer
+    reply = Reply("out_of_scope", place=state.place(regions))
     labels = templates()["intent_labels"]
     if _clarified_last_turn(tracker):
         reply.buttons = [button(labels["handoff"], "/handoff")]
         return reply.say(t("clarify_give_up")), []
     ranking = tracker.latest_message.get("intent_ranking") or []
     likely = [r["name"] for r in ranking if r.get("name") in labels][:3]
+    if len(likely) < 2 or not any("\u4e00" <= c <= "\u9fff" for c in text(tracker)):
+        # Nothing to choose from ("嗯。"): a short prompt with the things people ask most.
+        reply.buttons = list(templates()["capability_buttons"])
+        return reply.say(t("clarify_empty")), []
     reply.buttons = [button(labels[n], f"/{n}") for n in likely] + [button(t("clarify_other"), "/out_of_scope")]
     return reply.say(t("clarify")), []
 
@@ -189,3 +213,17 @@ class ActionClarify(CatalogAction):
 
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         return clarify(tracker, session, regions, State.of(tracker))
+
+
+class ActionSessionStart(Action):
+    """A new session keeps only the region: not the location, age, economic status, hand-off flag or last list."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        events: list[EventType] = [SessionStarted()]
+        if region := tracker.get_slot("region_code"):
+            events.append(SlotSet("region_code", region))
+        return [*events, ActionExecuted("action_listen")]

@@ -16,6 +16,7 @@ from actions.services import region_buttons
 from catalog.conditions import Person
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, matching_policies
+from language.concepts import catalog_needs
 from replies import Reply, button, t, templates
 from replies.contract import PolicyRef
 from replies.status import level_label, status_short, verdict_asks, verdict_text
@@ -24,7 +25,13 @@ FORM = "eligibility_form"
 ASKS = {"region_code": "region", "age": "age", "self_care": "self_care", "economic": "economic"}
 
 
-ANSWER_INTENTS = ("inform", "eligibility", "ask_detail")
+OTHER_TASKS = ("emergency", "handoff", "greet", "thank", "goodbye", "bot_challenge", "capabilities")
+
+
+def answers_the_form(name: str, message: str) -> bool:
+    """Whether a message during the form is read as its answer: anything but another task ("八十四了" whatever the
+    classifier thought), and not a question that names a service or policy ("高龄津贴每月发多少")."""
+    return name not in OTHER_TASKS and not (name.startswith(("find_", "policy_")) and catalog_needs(message))
 
 
 class ValidateEligibilityForm(FormValidationAction):
@@ -39,7 +46,7 @@ class ValidateEligibilityForm(FormValidationAction):
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: dict[str, Any]) -> list[str]:
-        return domain_slots if intent(tracker) in ANSWER_INTENTS else []
+        return domain_slots if answers_the_form(intent(tracker), text(tracker)) else []
 
     async def extract_region_code(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from catalog.freshness import is_stale
 from catalog.lexicon import covered_cities, load_taxonomy
 from catalog.models import as_date
 from catalog.query import Place, Regions, category_facts, find_services, get_service, nearest_services
+from language.concepts import concept_item, rents
 from language.numbers import position_index
 from replies import Button, Reply, button, intent_payload, t, templates
 from replies.status import level_label, point_status_note, status_short
@@ -148,6 +149,9 @@ class ActionFindService(CatalogAction):
             category = needs[0].removeprefix(SERVICE_PREFIX)  # several needs: answer the first, offer the rest
         if item and wants_rental(message) and needs[:1] == ["find_equipment_rental"]:
             category = "equipment_rental"  # "想租个洗澡凳": renting comes first, whatever the service words
+        if not item and (category == "equipment_rental" or rents(message)):
+            item = concept_item(message)  # described by what it does: "能把床头摇高的床"
+            category = "equipment_rental" if item and rents(message) else category
         if not item and category == "equipment_rental" and state.category == "equipment_rental":
             item = state.item
         if name in negated_needs(message):  # "不要X 要Y": the service not refused

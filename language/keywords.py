@@ -34,3 +34,9 @@ def past_danger_only(text: str) -> bool:
     classifier thought."""
     a = assess(text)
     return not a.emergency and bool(a.discounted)
+
+
+def no_danger(text: str) -> bool:
+    """No danger word at all, now or in the past."""
+    a = assess(text)
+    return not a.groups and not a.discounted

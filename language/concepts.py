@@ -1,0 +1,58 @@
+"""Things and needs described by what they do (concepts.yml): "能把床头摇高的床" is a 护理床, "天天有人送饭来" is meal."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from catalog.lexicon import load_taxonomy
+
+DATA = Path(__file__).with_name("concepts.yml")
+
+
+@lru_cache(maxsize=1)
+def _data() -> dict:
+    return yaml.safe_load(DATA.read_text(encoding="utf-8"))
+
+
+def _score(groups: list[list[str]], text: str) -> int:
+    """Characters of the words found; 0 unless every group finds one."""
+    found = [[w for w in words if w in text] for words in groups]
+    if not all(found):
+        return 0
+    return sum(len(w) for w in {w for ws in found for w in ws})
+
+
+def _ranked(section: str, text: str) -> list[str]:
+    text = re.sub(_data()["negated"], " ", text)
+    scores = {name: _score(groups, text) for name, groups in _data()[section].items()}
+    return [n for n, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s]
+
+
+def concept_item(text: str) -> str | None:
+    """The equipment the message describes (canonical name), or None."""
+    found = _ranked("items", text)
+    return found[0] if found else None
+
+
+def concept_needs(text: str) -> list[str]:
+    """Needs the message describes, best first: intent names (find_*, policy_*, eligibility) and care_home_search."""
+    return _ranked("needs", text)
+
+
+def rents(text: str) -> bool:
+    """Whether the message asks to rent or borrow."""
+    return _score(_data()["rent"], text) > 0
+
+
+def catalog_needs(text: str) -> list[str]:
+    """Intents whose catalog names (taxonomy.yaml: services, policies, items) occur in the message, in order."""
+    tax = load_taxonomy()
+    words = [(w, f"find_{c}") for c, v in tax.categories.items() for w in v["words"]]
+    words += [(w, f"policy_{c}") for c, v in tax.topics.items() for w in v["words"]]
+    words += [(w, "find_equipment_rental") for w in tax.item_words()]
+    found = sorted((text.find(w), need) for w, need in words if w in text)
+    return list(dict.fromkeys(need for _, need in found))
