@@ -147,7 +147,7 @@ def test_history_records_who_when_hash_and_revert_undoes(tmp_path: Path, url: st
 
     assert entry.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     lines = show_history(entry.id, url)
-    assert "操作人 李四" in lines[0] and any("名称：雪松路长者食堂 → 改名测试" in x for x in lines)
+    assert "操作人 李四" in lines[0] and any("名称：示例·江汉区助餐点1号 → 改名测试" in x for x in lines)
     assert main(["history"]) == 0 and "李四" in capsys.readouterr().out
     # revert: the three records are back as they were
     assert main(["revert", str(entry.id)]) == 0

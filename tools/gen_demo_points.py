@@ -2,11 +2,16 @@
 """Generate the DEMO service points: catalog/data/services/demo_{wuhan,xianning,linyi}.yaml.
 
 Reads catalog/data/regions.yaml, catalog/data/taxonomy.yaml and tools/demo_places.yaml.
-The output is deterministic (fixed seed). Every demo point is marked verified: false,
-source 示例数据, and has an unreachable phone number (local numbers never start with 0).
+The output is deterministic (fixed seed). Demo data must not be mistaken for fact, so every point:
+- is marked verified: false, source 示例数据, and has no last_verified (nobody checked it);
+- has a name that starts with 示例 and is not built from a real public body (老年大学, 卫生院, …);
+- has an address of a road or a whole community with no house number;
+- states no age, age tier, subsidy or discount in its price, offers or target group;
+- has an unreachable phone number (local numbers never start with 0).
+check() enforces all of this on the written files (and tests/test_demo_data.py runs it).
 
-    python tools/gen_demo_points.py           # write the three files, then check them
-    python tools/gen_demo_points.py --check   # only check the files already written
+    python -m tools.gen_demo_points           # write the three files, then check them
+    python -m tools.gen_demo_points --check   # only check the files already written
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from typing import Any
 
 import yaml
 
+from catalog.lexicon import short_name
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "catalog" / "data"
 OUT = DATA / "services"
 SOURCES = ROOT / "catalog" / "sources"
 SEED = 20261101
-LAST_VERIFIED = "2026-11-01"
 KM_PER_DEG = 6371.0088 * math.pi / 180  # spherical earth, the same model as km_between()
 MAX_FRAC = 0.45  # a point must lie within MAX_FRAC * radius_km of its district centroid
 # city code -> (id prefix, file suffix, area code)
@@ -49,20 +55,30 @@ BASE = {
     "elder_advisor": 1,
 }
 CITY_WIDE = ("dementia_care", "legal_aid")  # 2 of each per city, in different districts
-TOWN_CATS = ("medical_care", "elder_advisor")  # named after a 街道/乡镇
+# Demo names: 示例 + the district's short name + a plain word for the service + a number ("示例·江岸助餐点2号"),
+# so no name can be a real institution's or be built from a real public body.
 NAMES = {
-    "meal": ["{p}长者食堂", "{p}老年助餐点", "{p}幸福食堂"],
-    "equipment_rental": ["{p}康复辅具租赁点"],
-    "day_care": ["{p}日间照料中心"],
-    "care_home": ["{p}颐养中心", "{d}{p}养老院"],
-    "bathing": ["{p}助浴点"],
-    "cleaning": ["{p}居家养老服务站（助洁）"],
-    "medical_care": ["{h}医养结合护理站"],
-    "senior_education": ["{d}老年大学{p}教学点"],
-    "elder_advisor": ["{t}综合养老服务中心（养老顾问点）"],
-    "dementia_care": ["{p}颐养中心认知障碍照护专区"],
-    "legal_aid": ["{d}公共法律服务中心老年人法律援助工作站"],
+    "meal": "助餐点",
+    "equipment_rental": "辅具租赁点",
+    "day_care": "日托点",
+    "care_home": "养老院",
+    "bathing": "助浴点",
+    "cleaning": "助洁服务点",
+    "medical_care": "护理服务点",
+    "senior_education": "老年兴趣课堂",
+    "elder_advisor": "养老咨询点",
+    "dementia_care": "认知照护点",
+    "legal_aid": "老年法律咨询点",
 }
+DEMO_NAME = "示例·{d}{noun}{n}号"
+DEMO_ADDRESS = "（示例地址）"
+# Words that name real public bodies or the kinds of them: never in a demo name.
+PUBLIC_BODIES = ("老年大学", "老年学校", "老年开放大学", "公共法律服务", "法律援助中心", "法律援助工作站", "司法所",
+                 "卫生院", "卫生服务中心", "卫生服务站", "卫生室", "医院", "综合养老服务中心", "养老服务中心",
+                 "区域养老", "福利院", "福利中心", "敬老院", "幸福院", "民政", "政府", "街道", "社区", "居委会",
+                 "村委会", "镇", "乡", "老干部", "残联", "红十字")
+# An age, an age tier, a subsidy or a discount: never in a demo price, offer or target group.
+INVENTED_FACTS = re.compile(r"岁|补贴|补助|津贴|优惠|减免|免费|折|老人价|高龄|低保|特困|特殊困难|优先|政府")
 HOURS = {
     "meal": ["周一至周日 10:30-13:00，16:30-18:00", "周一至周六 10:30-12:30"],
     "equipment_rental": ["周一至周五 9:00-17:00", "周一至周六 8:30-17:30"],
@@ -77,7 +93,7 @@ HOURS = {
     "legal_aid": ["周一至周五 9:00-12:00，14:00-17:00"],
 }
 OFFERS = {
-    "meal": ["堂食", "送餐上门", "助餐补贴", "低盐少油餐", "软食"],
+    "meal": ["堂食", "送餐上门", "低盐少油餐", "软食"],
     "equipment_rental": ["短租", "长租", "送货上门", "使用指导", "清洁消毒"],
     "day_care": ["日间托养", "午餐午休", "康复训练", "文体活动", "短期托养"],
     "care_home": ["长期全托", "失能半失能照护", "短期托养", "医养结合", "康复护理"],
@@ -85,22 +101,22 @@ OFFERS = {
     "cleaning": ["上门保洁", "被褥清洗", "居室整理", "家电清洗"],
     "medical_care": ["上门护理", "康复理疗", "健康评估", "慢病管理"],
     "senior_education": ["书法", "声乐", "太极拳", "智能手机使用", "摄影", "国画"],
-    "elder_advisor": ["养老政策咨询", "服务转介", "能力评估预约", "补贴申请代办"],
+    "elder_advisor": ["养老政策咨询", "服务转介", "办事指导"],
     "dementia_care": ["认知障碍评估", "专区照护", "日间照护", "家属照护培训"],
     "legal_aid": ["法律咨询", "法律援助申请", "赡养纠纷调解", "防诈骗宣传"],
 }
 SERVES = {
-    "meal": "辖区60周岁以上老年人",
-    "equipment_rental": "有需要的老年人、残疾人及其家属",
-    "day_care": "辖区60周岁以上生活自理或半自理老年人",
-    "care_home": "60周岁以上自理、半失能、失能老年人",
-    "bathing": "行动不便及失能、半失能老年人",
-    "cleaning": "辖区居家老年人，特殊困难老年人优先",
-    "medical_care": "辖区65周岁以上老年人及失能、半失能老年人",
-    "senior_education": "50周岁以上中老年人",
-    "elder_advisor": "辖区老年人及其家属",
-    "dementia_care": "经评估的轻中度认知障碍老年人",
-    "legal_aid": "60周岁以上老年人及其家属",
+    "meal": "老年人",
+    "equipment_rental": "有需要的老年人及其家属",
+    "day_care": "生活能自理或半自理的老年人",
+    "care_home": "自理、半失能、失能老年人",
+    "bathing": "行动不便的老年人",
+    "cleaning": "居家老年人",
+    "medical_care": "居家老年人",
+    "senior_education": "中老年人",
+    "elder_advisor": "老年人及其家属",
+    "dementia_care": "认知障碍老年人及其家属",
+    "legal_aid": "老年人及其家属",
 }
 # Wuhan-core rental price per item: (per day, per month, deposit); scaled down elsewhere.
 ITEM_PRICES = {
@@ -153,12 +169,11 @@ def factor(code: str) -> float:
     return 0.75 if code in BIG else 0.6
 
 
-def price(cat: str, f: float, rng: random.Random) -> str:
+def price(cat: str, f: float, rng: random.Random) -> str | None:
+    """One invented price for everyone: no age tiers, subsidies or discounts."""
     j = rng.uniform(0.9, 1.15)
     if cat == "meal":
-        lunch = round(14 * f) + rng.choice([-1, 0, 1])
-        d1, d2 = max(1, round(2 * f)), max(2, round(4 * f))
-        return f"午餐{lunch}元/份；60-79周岁老人{lunch - d1}元/份，80周岁以上{lunch - d2}元/份"
+        return f"午餐{round(14 * f) + rng.choice([-1, 0, 1])}元/份"
     if cat == "day_care":
         return f"日托{rnd(70 * f * j, 5)}元/天（含午餐）；月托{rnd(1500 * f * j, 50)}元/月"
     if cat in ("care_home", "dementia_care"):
@@ -174,8 +189,8 @@ def price(cat: str, f: float, rng: random.Random) -> str:
     if cat == "senior_education":
         return f"学费{rnd(150 * f, 10)}元/门/学期"
     if cat == "equipment_rental":
-        return "按件计租，见租赁清单；归还时押金全额退还"
-    return "免费"
+        return "按件计租，见租赁清单；归还时退还押金"
+    return None  # 养老咨询, 法律咨询: no price stated
 
 
 def items(names: list[str], f: float, rng: random.Random) -> list[dict[str, Any]]:
@@ -195,29 +210,20 @@ def items(names: list[str], f: float, rng: random.Random) -> list[dict[str, Any]
     return out
 
 
-def health_centre(town: str) -> str:
-    if town.endswith("街道"):
-        return (town[:-2] if town.endswith("街街道") else town[:-2] + "街") + "社区卫生服务中心"
-    return town + "卫生院"
-
-
 def point(
     cat: str,
     n: int,
     reg: dict[str, Any],
     city: dict[str, Any],
     spot: str,
-    towns: list[str],
     tax_items: list[str],
     rng: random.Random,
 ) -> dict[str, Any]:
     code, dname = reg["code"], reg["name"]
     prefix, _, area = CITIES[city["code"]]
-    town = next((t for t in towns if spot.startswith(t)), None)
-    short = spot[len(town) :] if town else spot  # community name, or the road itself
-    town = town or rng.choice(towns)
-    address = city["name"] + dname + (spot if spot != short else f"{spot}{rng.randint(1, 199)}号")
-    name = rng.choice(NAMES[cat]).format(p=short, d=dname, t=town, h=health_centre(town))
+    # a road or a whole community (a town's 社区), never a house number
+    address = city["name"] + dname + spot + DEMO_ADDRESS
+    name = DEMO_NAME.format(d=short_name(dname), noun=NAMES[cat], n=n)
     lat, lng = jitter(reg["lat"], reg["lng"], reg["radius_km"], rng)
     picked = set(rng.sample(OFFERS[cat], rng.randint(2, min(4, len(OFFERS[cat])))))
     offers = [o for o in OFFERS[cat] if o in picked]  # keep the list order
@@ -236,14 +242,14 @@ def point(
     }
     if cat == "equipment_rental":
         rec["items"] = items(tax_items, factor(code), rng)
-    rec.update(serves=SERVES[cat], verified=False, last_verified=Quoted(LAST_VERIFIED), source="示例数据")
+    rec.update(serves=SERVES[cat], verified=False, source="示例数据")
     return rec
 
 
 def generate() -> None:
     regions = load(DATA / "regions.yaml")["regions"]
     tax = load(DATA / "taxonomy.yaml")
-    places = load(ROOT / "scripts" / "demo_places.yaml")["districts"]
+    places = load(ROOT / "tools" / "demo_places.yaml")["districts"]
     assert set(NAMES) == set(tax["categories"]), "category list differs from taxonomy.yaml"
     assert set(tax["items"]) <= set(ITEM_PRICES), "taxonomy item without a demo price"
     tax_items = list(tax["items"])
@@ -258,27 +264,41 @@ def generate() -> None:
             big = reg["code"] in BIG or reg["code"].startswith("4201")
             counts = dict(BASE, **({"meal": 3, "equipment_rental": 3} if big else {}))
             counts.update({cat: 1 for cat in CITY_WIDE if reg["code"] in extra[cat]})
-            towns = places[reg["code"]]["towns"]
             spots = list(places[reg["code"]]["places"])
             rng.shuffle(spots)
-            # Town-named categories sit in a community, so name and address agree.
-            local = [s for s in spots if s.startswith(tuple(towns))]
             todo = [(c, n) for c, num in counts.items() for n in range(1, num + 1)]
             for k, (cat, n) in enumerate(todo):
-                spot = rng.choice(local) if cat in TOWN_CATS else spots[k % len(spots)]
-                rec = point(cat, n, reg, city, spot, towns, tax_items, rng)
-                if rec["name"] in {q["name"] for q in points}:  # same community name elsewhere
-                    rec["name"] = reg["name"] + rec["name"]
-                points.append(rec)
+                points.append(point(cat, n, reg, city, spots[k % len(spots)], tax_items, rng))
         head = (
-            f"# DEMO data for {city['name']}: generated by tools/gen_demo_points.py, do not edit.\n"
-            "# Real road/community names, invented services; phones are unreachable (-0...).\n"
+            f"# DEMO data for {city['name']}: generated by python -m tools.gen_demo_points, do not edit.\n"
+            "# Invented services named 示例…; addresses are real roads or communities without a house number;\n"
+            "# no ages, subsidies or discounts; phones are unreachable (-0...); never verified.\n"
         )
         body = yaml.safe_dump(
             {"service_points": points}, allow_unicode=True, sort_keys=False, default_flow_style=None, width=120
         )
         (OUT / f"demo_{suffix}.yaml").write_text(head + body, encoding="utf-8")
         print(f"demo_{suffix}.yaml: {len(points)} points ({prefix})")
+
+
+def demo_problems(p: dict[str, Any]) -> list[str]:
+    """What makes a demo point look like fact (empty when it cannot be mistaken for it)."""
+    out = []
+    if p.get("source") != "示例数据" or p.get("verified"):
+        out.append("not labelled 示例数据 / marked verified")
+    if p.get("last_verified"):
+        out.append("has last_verified")
+    name = str(p.get("name") or "")
+    if not name.startswith("示例") or any(w in name for w in PUBLIC_BODIES):
+        out.append(f"name looks like a real institution: {name}")
+    address = str(p.get("address") or "")
+    if re.search(r"\d+\s*号", address) or DEMO_ADDRESS not in address:
+        out.append(f"address is not a plain road or community: {address}")
+    said = [str(p.get("price") or ""), str(p.get("serves") or ""), *map(str, p.get("offers") or [])]
+    for text in said:
+        if INVENTED_FACTS.search(text):
+            out.append(f"states an age, subsidy or discount: {text}")
+    return out
 
 
 def check() -> None:
@@ -298,6 +318,8 @@ def check() -> None:
             assert ("items" in p) == (p["category"] == "equipment_rental"), p["id"]
             assert all(i["name"] in tax["items"] for i in p.get("items", [])), p["id"]
             assert 3 <= len(p.get("items", [0] * 3)) <= 6, p["id"]
+            for problem in demo_problems(p):
+                raise AssertionError(f"{p['id']}: {problem}")
         for code in (c for c, r in regions.items() if r.get("parent") == city_code):
             have = [p["category"] for p in pts if p["district"] == code]
             big = code in BIG or code.startswith("4201")
@@ -307,12 +329,12 @@ def check() -> None:
         for cat in CITY_WIDE:
             where = [p["district"] for p in pts if p["category"] == cat]
             assert len(where) == 2 and len(set(where)) == 2, f"{suffix} {cat}: {where}"
-    for path in sorted(OUT.glob("verified_*.yaml")):  # quotes must be verbatim (whitespace aside)
+    for path in sorted(OUT.glob("verified_*.yaml")):  # points quoted from a document: quotes verbatim
         for p in load(path)["service_points"]:
             src = p["source"]
             text = re.sub(r"\s+", "", (SOURCES / Path(src["file"]).name).read_text(encoding="utf-8"))
             assert re.sub(r"\s+", "", src["quote"]) in text, f"{p['id']}: quote not in {src['file']}"
-            assert p["verified"] is True and p["id"] not in ids, p["id"]
+            assert p["id"] not in ids, p["id"]
             ids.add(p["id"])
     print(f"check ok: {len(ids)} points")
 
