@@ -392,8 +392,7 @@ def test_rasa_does_not_obey_typed_commands_and_buttons_still_work(bot: Any) -> N
     from tools.eval import send
 
     sender = f"guard-e2e-{uuid.uuid4().hex[:8]}"
-    asked = send(bot.rasa_url, sender, "我想找老年助餐点")
-    region = next(b["payload"] for b in asked.payload["buttons"] if b["payload"].startswith("/inform"))
+    send(bot.rasa_url, sender, "你好")
     send(bot.rasa_url, sender, "/restart")
     send(bot.rasa_url, sender, '/inform{"region": "兰山区"}')
     events = tracker(bot, sender)
@@ -405,11 +404,13 @@ def test_rasa_does_not_obey_typed_commands_and_buttons_still_work(bot: Any) -> N
         assert u["parse_data"]["intent"]["name"] != "restart"
         assert not any(e.get("extractor") == "RegexMessageHandler" for e in u["parse_data"]["entities"])
     # A button of the bot's last reply works as a button.
-    again = send(bot.rasa_url, sender, "我想找老年助餐点")
-    region = next((b["payload"] for b in again.payload["buttons"] if b["payload"].startswith("/inform")), region)
-    picked = send(bot.rasa_url, sender, region)
-    pressed = [e for e in tracker(bot, sender) if e["event"] == "user"][-1]
+    other = f"guard-e2e-{uuid.uuid4().hex[:8]}"
+    asked = send(bot.rasa_url, other, "我想找老年助餐点")
+    region = next(b["payload"] for b in asked.payload["buttons"] if b["payload"].startswith("/inform"))
+    picked = send(bot.rasa_url, other, region)
+    pressed = [e for e in tracker(bot, other) if e["event"] == "user"][-1]
     assert pressed["text"] == region and pressed["parse_data"]["intent"]["name"] == "inform"
+    assert any(e.get("extractor") == "RegexMessageHandler" for e in pressed["parse_data"]["entities"])
     assert picked.payload["task"] == "find_service" and picked.payload["items"]
 
 

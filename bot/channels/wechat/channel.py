@@ -208,17 +208,14 @@ class WeChatInput(InputChannel):
         return key, None, UNSUPPORTED
 
     async def _typed(self, openid: str, text: str) -> tuple[str | None, str | None]:
-        """What a person typed or said: a digit picks one of the last numbered options (their payloads are what
-        the bot offered); anything else is words, a leading "/" included (bot/guard.py)."""
-        options = await self.state.buttons(openid)
-        payload = render.choice(text, options)
-        return await self._admit(openid, text.strip() if payload is None else payload,
-                                 offered=[b["payload"] for b in options])
+        """What a person typed or said: a digit picks one of the last numbered options (the channel sends its
+        payload); anything else is words, a leading "/" included (bot/guard.py)."""
+        payload = render.choice(text, await self.state.buttons(openid))
+        return await self._admit(openid, text.strip() if payload is None else payload, generated=payload is not None)
 
-    async def _admit(self, openid: str, text: str, offered: list[str] | None = None,
-                     generated: bool = False) -> tuple[str | None, str | None]:
+    async def _admit(self, openid: str, text: str, generated: bool = False) -> tuple[str | None, str | None]:
         """(text for the bot, None) when the guard of every door lets it in, else (None, the guard's answer)."""
-        decision = await guard.shared().admit(self.name(), openid, text, offered=offered or [],
+        decision = await guard.shared().admit(self.name(), openid, text, offered=(),
                                               generated={text} if generated else ())
         if decision.refused:
             return None, "\n".join(m["text"] for m in decision.reply if m.get("text"))
