@@ -117,8 +117,9 @@ def test_the_new_document_passes_the_quote_check(with_new_document: tuple[str, P
 def test_names_of_two_places_are_asked_back(regions, message: str, name: str, options: list[str]) -> None:
     assert regions.resolve(name) is None
     assert place_problem(message, regions) == (name, options)
-    for full in ("青山区", "蔡甸区"):
+    for full in ("青山区", "蔡甸区", "武汉青山"):
         assert place_problem(f"{full}有没有助餐点", regions) is None
+    assert regions.resolve("武汉青山").name == "青山区"
 
 
 def test_the_service_answer_asks_which_place(catalog_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
