@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from actions.base import CatalogAction
 from actions.context import (
     POLICY_PREFIX,
+    SERVICE_PREFIX,
     State,
     aspect,
     current_place,
@@ -21,9 +22,9 @@ from actions.context import (
     text,
     wants_rental,
 )
-from actions.services import answer_service, ask_place, region_buttons
+from actions.services import answer_service, ask_place, fact_lines, region_buttons
 from catalog.lexicon import load_taxonomy
-from catalog.query import Place, Regions, get_policy, policies_for
+from catalog.query import Place, Regions, category_facts, get_policy, policies_for
 from replies import Reply, t, templates
 from replies.status import level_label, status_line, status_short
 
@@ -117,7 +118,12 @@ class ActionPolicy(CatalogAction):
             return answer_service(session, regions, "equipment_rental", current_place(tracker, regions, state), item)
         if mentioned_place(tracker, regions) is None and (problem := place_problem(text(tracker), regions)):
             return ask_place(Reply("policy", topic=topic), problem), remember(topic=topic, last_task="policy")
-        reply, events = answer_policy(session, regions, topic, current_place(tracker, regions, state))
+        place = current_place(tracker, regions, state)
+        reply, events = answer_policy(session, regions, topic, place)
+        services = [n.removeprefix(SERVICE_PREFIX) for n in needs if n.startswith(SERVICE_PREFIX)]
+        if place and services:  # "助餐有补贴吗": also what the documents say about that service
+            name = load_taxonomy().categories[services[0]]["name"]
+            reply.say(*fact_lines(category_facts(session, regions, services[0], place.code), name))
         reply.offer([n for n in needs if n != f"{POLICY_PREFIX}{topic}"])
         return reply, events
 

@@ -99,6 +99,13 @@ def test_a_service_question_gets_the_documents_words(message: str, region: str, 
     assert "来源：《" in facts and "：“" in facts  # document, clause and the verbatim quote
 
 
+def test_a_subsidy_question_about_a_service_also_gets_that_services_facts() -> None:
+    payload, text, _, _ = run(ActionPolicy(), make_tracker("江汉区助餐有补贴吗", "policy_care_subsidy", ["江汉区"]))
+    assert payload["task"] == "policy" and payload["topic"] == "care_subsidy"
+    facts = text.partition("文件中与老年助餐有关")[2]
+    assert "湖北省" in facts and "来源：《" in facts
+
+
 def test_nothing_ended_is_said_to_be_in_effect(session, regions) -> None:
     from catalog.query import policies_for
 
