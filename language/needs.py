@@ -49,8 +49,10 @@ def negated_needs(message: str) -> set[str]:
 
 
 def wants_rental(message: str) -> bool:
+    """True when the message asks to rent or borrow (rent_words)."""
     return any(w in message for w in words("needs")["rent_words"])
 
 
 def wants_nearby(message: str) -> bool:
+    """True when the message asks for the nearest place (nearby_words)."""
     return any(w in message for w in words("needs")["nearby_words"])

@@ -24,8 +24,9 @@ from language.words import words
 
 CJK = "\u4e00-\u9fff"
 _CJK_GAP = re.compile(rf"(?<=[{CJK}])\s+(?=[{CJK}])")
-_NUMERAL = re.compile(r"[零〇一二两俩三四五六七八九十百千]+")
-_SPACED_NUMERAL = re.compile(r"[零〇一二两俩三四五六七八九十百千](?:\s*[零〇一二两俩三四五六七八九十百千])*")
+NUMERAL_CHARS = "零〇一二两俩三四五六七八九十百千"
+_NUMERAL = re.compile(f"[{NUMERAL_CHARS}]+")
+_SPACED_NUMERAL = re.compile(rf"[{NUMERAL_CHARS}](?:\s*[{NUMERAL_CHARS}])*")
 _DIGITS = dict(zip("零〇一二三四五六七八九", "00123456789", strict=True))
 _T2S = OpenCC("t2s")
 

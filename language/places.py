@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
 
 from catalog.lexicon import load_regions
 from catalog.query import Regions
-from language.normalize import clean
+from language.normalize import NUMERAL_CHARS, clean
 from language.words import words
 
 # A name of 2-3 characters ending in 省/市/区/县 that is not followed by 城/里/委… ("县城", "区里").
@@ -29,39 +28,14 @@ class SubPlace:
     districts: tuple[str, ...]
 
 
-def _ordinary_words(candidates: set[str]) -> set[str]:
-    """The candidates that are ordinary words: in jieba's dictionary as other than a proper noun, or listed
-    in places.yml ("新农村" is a village's name and a slogan)."""
-    out = candidates & set(words("places")["ordinary_names"])
-    with (files("jieba") / "dict.txt").open(encoding="utf-8") as f:
-        for line in f:
-            word, _, tag = line.rstrip("\n").split(" ")
-            if word in candidates and tag not in ("nr", "ns", "nt", "nz"):
-                out.add(word)
-    return out
-
-
 @lru_cache(maxsize=1)
 def _index() -> tuple[dict[str, tuple[str, ...]], tuple[int, ...]]:
     """Normalized name -> district codes, and the name lengths (longest first)."""
-    by_name = {r["name"]: r["code"] for r in load_regions()}
-    regions = set(by_name) | {a for r in load_regions() for a in r.get("aliases") or []}
-    suffixes = tuple(words("places")["town_suffixes"])
-    full: dict[str, set[str]] = {}
-    short: dict[str, set[str]] = {}
-    for code, d in words("towns")["districts"].items():
-        for name in [*d["towns"], *d["communities"]]:
-            full.setdefault(name, set()).add(code)
-        for name in d["towns"]:
-            stem = next((name[:-len(s)] for s in suffixes if name.endswith(s)), name)
-            if len(stem) >= 3 and stem not in regions:
-                short.setdefault(stem, set()).add(code)
-    ordinary = _ordinary_words(set(full) | set(short))
     out: dict[str, set[str]] = {}
-    for table in (full, short):
-        for name, codes in table.items():
-            if name not in ordinary and name not in regions and len(name) >= 3:
-                out.setdefault(clean(name), set()).update(codes)
+    for code, names in words("towns")["districts"].items():
+        for name in names:
+            out.setdefault(clean(name) if set(name) & set(NUMERAL_CHARS) else name, set()).add(code)
+    by_name = {r["name"]: r["code"] for r in load_regions()}
     for name, district in words("places")["landmarks"].items():
         out[clean(name)] = {by_name[district]}
     index = {n: tuple(sorted(c)) for n, c in out.items()}

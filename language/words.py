@@ -13,4 +13,5 @@ HERE = Path(__file__).resolve().parent
 @cache
 def words(name: str) -> dict:
     """The contents of language/<name>.yml."""
-    return yaml.safe_load((HERE / f"{name}.yml").read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: towns.yml loads in a tenth of the time
+    return yaml.load((HERE / f"{name}.yml").read_text(encoding="utf-8"), Loader=loader)
