@@ -1,29 +1,31 @@
 """WeChat channel protocol tests: the channel's blueprint served by Sanic on a free loopback port, a stub in
-place of Rasa's message handler, a fake of WeChat's API server, and wechatpy as the independent peer that signs,
-encrypts and parses (never the channel's own helpers on the WeChat side)."""
+place of Rasa's message handler, a fake of WeChat's API server, and WeChat's side written here from the protocol
+(Peer: sha1 signatures, AES framing with `cryptography`), checked against WeChat's published sample values. The
+channel uses wechatpy; neither the channel's code nor wechatpy's plays WeChat's side."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import socket
+import struct
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 import xmltodict
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sanic import Sanic
-from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidAppIdException
-from wechatpy.utils import WeChatSigner, check_signature
 
 from bot.channels.wechat import WeChatInput
 from bot.channels.wechat.api import WeChatAPI
@@ -36,7 +38,66 @@ APPID = "wx7d0c8a1b2e3f4a5b"
 SECRET = "unit-secret"
 AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
 ACCOUNT = "gh_0123456789ab"
-PEER = WeChatCrypto(TOKEN, AES_KEY, APPID)
+
+
+class Peer:
+    """WeChat's side of the protocol, from its description: a signature is the sha1 of the sorted parts joined; a
+    safe-mode message is base64(AES-256-CBC(16 random bytes, 4-byte big-endian length, message, AppID; PKCS#7 to
+    32 bytes)) with key base64(EncodingAESKey + "=") and IV its first 16 bytes."""
+
+    def __init__(self, token: str, aes_key: str, appid: str) -> None:
+        self.token, self.appid, self.key = token, appid.encode(), base64.b64decode(aes_key + "=")
+
+    @staticmethod
+    def sign(*parts: str) -> str:
+        return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+    def _cipher(self) -> Cipher:
+        return Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
+
+    def encrypt(self, message: str) -> str:
+        raw = message.encode("utf-8")
+        plain = uuid.uuid4().bytes + struct.pack(">I", len(raw)) + raw + self.appid
+        pad = 32 - len(plain) % 32
+        enc = self._cipher().encryptor()
+        return base64.b64encode(enc.update(plain + bytes([pad]) * pad) + enc.finalize()).decode()
+
+    def decrypt(self, encrypted: str) -> str:
+        dec = self._cipher().decryptor()
+        plain = dec.update(base64.b64decode(encrypted)) + dec.finalize()
+        plain = plain[:-plain[-1]]
+        size = struct.unpack(">I", plain[16:20])[0]
+        if plain[20 + size:] != self.appid:
+            raise ValueError("sealed for another AppID")
+        return plain[20:20 + size].decode("utf-8")
+
+    def open_reply(self, reply: str) -> str:
+        """The message inside a safe-mode reply, after checking its MsgSignature."""
+        outer = xmltodict.parse(reply)["xml"]
+        assert outer["MsgSignature"] == self.sign(self.token, outer["TimeStamp"], outer["Nonce"], outer["Encrypt"])
+        return self.decrypt(outer["Encrypt"])
+
+
+PEER = Peer(TOKEN, AES_KEY, APPID)
+
+# WeChat's published sample for safe mode: Tencent's WXBizMsgCrypt Python sample (Sample.py, 2014, in the
+# message encryption sample download of the Official Account docs; mirrored e.g. at github.com/charlesXu86/
+# Chatbot_CN, Chatbot_Web/impl/weixin/Sample.py): token, EncodingAESKey, AppID, timestamp, nonce, msg_signature
+# and the message as WeChat's server sends it.
+SAMPLE = {
+    "token": "spamtest", "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "appid": "wx2c2769f8efd9abc2",
+    "timestamp": "1409735669", "nonce": "1320562132", "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa",
+    "xml": "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA["
+           "oyORnuP8q7ou2gfYjqLzSIWZf0rs]]></FromUserName><CreateTime>1409735668</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA["
+           "abcdteT]]></Content><MsgId>6054768590064713728</MsgId><Encrypt><![CDATA[hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk"
+           "53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE"
+           "328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6K"
+           "WwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6Oewpus"
+           "jZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=]]></Encrypt></xml>",
+}
+# The plain-mode signature vector of wechatpy's own tests (tests/test_utils.py, test_check_signature_should_ok).
+PLAIN_SAMPLE = {"token": "test", "timestamp": "1410685589", "nonce": "test",
+                "signature": "f21891de399b4e33a1a93c9a7b8a8fffb5a443ff"}
 
 
 # --- fakes -------------------------------------------------------------------------------------------------
@@ -203,9 +264,7 @@ def text_msg(user: str, content: str, msg_id: str | None = None) -> str:
 
 
 def sign(*parts: str) -> str:
-    signer = WeChatSigner()
-    signer.add_data(*parts)
-    return signer.signature
+    return Peer.sign(*parts)
 
 
 def signed(timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
@@ -216,15 +275,15 @@ def signed(timestamp: int | None = None, nonce: str | None = None) -> dict[str, 
 
 
 def post(url: str, xml: str | bytes, *, safe: bool = False, timestamp: int | None = None, nonce: str | None = None,
-         crypto: WeChatCrypto = PEER, **override: str) -> requests.Response:
+         crypto: Peer = PEER, **override: str) -> requests.Response:
     params = signed(timestamp, nonce)
     ts, nonce = params["timestamp"], params["nonce"]
     body = xml.encode("utf-8") if isinstance(xml, str) else xml
     if safe:
-        sealed = xmltodict.parse(crypto.encrypt_message(body.decode("utf-8"), nonce, ts))["xml"]
+        encrypted = crypto.encrypt(body.decode("utf-8"))
         body = (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-                f"<Encrypt><![CDATA[{sealed['Encrypt']}]]></Encrypt></xml>").encode()
-        params |= {"encrypt_type": "aes", "msg_signature": sealed["MsgSignature"]}
+                f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>").encode()
+        params |= {"encrypt_type": "aes", "msg_signature": crypto.sign(TOKEN, ts, nonce, encrypted)}
     params |= override
     return requests.post(url, params=params, data=body, timeout=15)
 
@@ -232,11 +291,14 @@ def post(url: str, xml: str | bytes, *, safe: bool = False, timestamp: int | Non
 def reply_of(resp: requests.Response, safe: bool = False) -> Any:
     """The passive reply as wechatpy reads it (decrypted and signature-checked in safe mode)."""
     assert resp.status_code == 200, resp.text
-    text = resp.text
-    if safe:
-        outer = xmltodict.parse(text)["xml"]
-        text = PEER.decrypt_message(text, outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"])
-    return parse_message(text)
+    return parse_reply(PEER.open_reply(resp.text) if safe else resp.text)
+
+
+def parse_reply(xml: str) -> SimpleNamespace:
+    """A passive reply as WeChat reads it: type, content, target (ToUserName), source (FromUserName)."""
+    d = xmltodict.parse(xml)["xml"]
+    return SimpleNamespace(type=d["MsgType"], content=d.get("Content") or "", target=d["ToUserName"],
+                           source=d["FromUserName"])
 
 
 def content(resp: requests.Response, safe: bool = False) -> str:
@@ -250,7 +312,6 @@ def content(resp: requests.Response, safe: bool = False) -> str:
 def test_verification_echoes_echostr_only_with_a_good_signature(wx: dict) -> None:
     ts, nonce = str(int(time.time())), "123456"
     good = sign(TOKEN, ts, nonce)
-    check_signature(TOKEN, good, ts, nonce)  # wechatpy agrees this is WeChat's signature
     params = {"timestamp": ts, "nonce": nonce, "echostr": "7788990011"}
     ok = requests.get(wx["url"], params=params | {"signature": good}, timeout=5)
     assert ok.status_code == 200 and ok.text == "7788990011"
@@ -283,15 +344,14 @@ def test_safe_mode_refuses_a_bad_msg_signature_or_plain_body(wx: dict) -> None:
 
 
 def test_wrong_appid_is_refused(wx: dict) -> None:
-    other = WeChatCrypto(TOKEN, AES_KEY, "wx0000000000000000")  # same key and token, sealed for another AppID
+    other = Peer(TOKEN, AES_KEY, "wx0000000000000000")  # same key and token, sealed for another AppID
     resp = post(wx["url"], text_msg(openid(), "你好"), safe=True, crypto=other)
     assert resp.status_code == 403
     assert wx["bot"].received == []
-    # The reply of the channel's own cipher is refused the same way by wechatpy when the AppIDs differ.
+    # The channel's reply is refused the same way by WeChat's side when the AppIDs differ.
     good = post(wx["url"], text_msg(openid(), "你好"), safe=True)
-    outer = xmltodict.parse(good.text)["xml"]
-    with pytest.raises(InvalidAppIdException):
-        other.decrypt_message(good.text, outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"])
+    with pytest.raises(ValueError, match="AppID"):
+        other.open_reply(good.text)
 
 
 def test_bad_or_missing_signature_is_403_and_nothing_reaches_the_bot(wx: dict) -> None:
@@ -557,7 +617,7 @@ def instance(state: State, deadline: float = 3.0) -> WeChatInput:
 def answer_of(result: tuple[int, str, str]) -> str:
     status, body, _ = result
     assert status == 200, body
-    return body if body == "success" else parse_message(body).content
+    return body if body == "success" else parse_reply(body).content
 
 
 def test_one_message_reaching_two_instances_is_processed_once(shared: Callable[[], State]) -> None:
@@ -657,6 +717,37 @@ def test_redis_down_still_answers_at_once(caplog: pytest.LogCaptureFixture) -> N
     assert any("Redis failed" in w for w in warnings) and user not in "\n".join(warnings)
 
 
+def test_instances_share_one_access_token_refreshed_by_one_at_a_time(wechat: dict, redis_url: str) -> None:
+    """Two instances (two API clients on one Redis): one token for both; when WeChat refuses it, eight concurrent
+    messages refresh it once (the others wait for the lock and take the new one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import redis
+
+    fake = wechat["api"]
+    fake.reset()
+    redis.Redis.from_url(redis_url).delete(f"yinling:wechat:{APPID}_access_token",
+                                           f"yinling:wechat:{APPID}_access_token_expires")
+    a, b = (WeChatAPI(fake.url, APPID, SECRET, redis_url) for _ in range(2))
+    user = openid()
+    assert a.send_texts(user, ["一"]) == 1 and b.send_texts(user, ["二"]) == 1
+    assert fake.tokens_issued == 1
+    fake.expire_token()  # as when another process fetched a token, or it expired early
+    with ThreadPoolExecutor(8) as pool:
+        sent = list(pool.map(lambda i: (a, b)[i % 2].send_texts(user, [f"第{i}条"]), range(8)))
+    assert sent == [1] * 8 and fake.tokens_issued == 2
+    assert {t for t, _ in fake.sent[2:]} == {"ACCESS-2"}
+    stored = redis.Redis.from_url(redis_url).get(f"yinling:wechat:{APPID}_access_token")
+    assert stored is not None and b"ACCESS-2" in stored
+
+
+def test_without_redis_each_process_keeps_its_own_token(wechat: dict) -> None:
+    fake = wechat["api"]
+    fake.reset()
+    api = WeChatAPI(fake.url, APPID, SECRET)
+    assert api.send_texts(openid(), ["一", "二", "三"]) == 3 and fake.tokens_issued == 1
+
+
 # --- hostile input -----------------------------------------------------------------------------------------
 
 def test_stale_timestamp_is_refused(wx: dict) -> None:
@@ -732,30 +823,50 @@ def test_rasa_loads_the_channel_from_credentials_at_webhooks_wechat(monkeypatch:
 
 # --- pieces, against wechatpy where WeChat's side is involved ---------------------------------------------
 
-def test_cipher_interoperates_with_wechatpy_and_rejects_tampering() -> None:
-    import base64
+def test_the_peer_and_the_channel_agree_with_wechats_published_samples() -> None:
+    from bot.channels.wechat.crypto import signature_ok
 
-    from wechatpy.crypto import PrpCrypto
+    sample = SAMPLE
+    encrypted = xmltodict.parse(sample["xml"])["xml"]["Encrypt"]
+    peer = Peer(sample["token"], sample["aes_key"], sample["appid"])
+    assert peer.sign(sample["token"], sample["timestamp"], sample["nonce"], encrypted) == sample["msg_signature"]
+    assert "<Content><![CDATA[abcdteT]]></Content>" in peer.decrypt(encrypted)
+    plain = PLAIN_SAMPLE
+    assert peer.sign(plain["token"], plain["timestamp"], plain["nonce"]) == plain["signature"]
+    assert signature_ok(plain["signature"], plain["token"], plain["timestamp"], plain["nonce"])
+    assert signature_ok(plain["signature"].upper(), plain["token"], plain["timestamp"], plain["nonce"])
+    assert not signature_ok(plain["signature"][:-1] + "e", plain["token"], plain["timestamp"], plain["nonce"])
+    assert not signature_ok(None, plain["token"], plain["timestamp"], plain["nonce"])
 
-    from bot.channels.wechat.crypto import AppIdMismatch, CryptoError, MessageCipher, pkcs7_pad
 
-    key = base64.b64decode(AES_KEY + "=")
-    ours = MessageCipher(key, APPID)
-    for message in ("", "x", "银龄" * 7, "a" * 27, "a" * 28, "<xml>" + "长" * 3000 + "</xml>"):
-        sealed = ours.encrypt(message.encode())
-        assert len(base64.b64decode(sealed)) % 32 == 0  # PKCS#7 to 32-byte blocks
-        assert PrpCrypto(key).decrypt(sealed, APPID) == message
-        assert ours.decrypt(PrpCrypto(key).encrypt(message, APPID).decode()) == message.encode()
-    assert pkcs7_pad(b"a" * 32)[-32:] == bytes([32]) * 32
-    sealed = bytearray(base64.b64decode(ours.encrypt(b"hello")))
+def test_wechats_published_sample_message_reaches_the_bot_and_the_reply_opens_on_wechats_side() -> None:
+    sample, bot = SAMPLE, StubBot()
+    peer = Peer(sample["token"], sample["aes_key"], sample["appid"])
+    channel = WeChatInput(WeChatConfig(token=sample["token"], appid=sample["appid"], encoding_aes_key=sample["aes_key"],
+                                       timestamp_window=10**10))  # the sample is from 2014
+    args = {k: sample[k] for k in ("timestamp", "nonce", "msg_signature")} | {"encrypt_type": "aes"}
+    status, body, _ = asyncio.run(channel.handle(args, sample["xml"].encode(), bot))
+    assert status == 200, body
+    assert bot.received == [("oyORnuP8q7ou2gfYjqLzSIWZf0rs", "abcdteT")]
+    reply = parse_reply(peer.open_reply(body))
+    assert (reply.type, reply.content) == ("text", "收到：abcdteT")
+    assert (reply.target, reply.source) == ("oyORnuP8q7ou2gfYjqLzSIWZf0rs", "gh_10f6c3c3ac5a")
+    tampered = dict(args, msg_signature=sample["msg_signature"][:-1] + "0")
+    assert asyncio.run(channel.handle(tampered, sample["xml"].encode(), bot))[0] == 403
+    assert len(bot.received) == 1
+
+
+def test_a_tampered_ciphertext_with_a_valid_signature_is_refused(wx: dict) -> None:
+    ts, nonce = str(int(time.time())), "n1"
+    sealed = bytearray(base64.b64decode(PEER.encrypt(text_msg(openid(), "你好"))))
     sealed[-1] ^= 1
-    with pytest.raises(CryptoError):
-        ours.decrypt(base64.b64encode(bytes(sealed)).decode())
-    for junk in ("", "!!!", base64.b64encode(b"x" * 15).decode()):
-        with pytest.raises(CryptoError):
-            ours.decrypt(junk)
-    with pytest.raises(AppIdMismatch):
-        MessageCipher(key, "wx_other").decrypt(ours.encrypt(b"hello"))
+    for encrypted in (base64.b64encode(bytes(sealed)).decode(), "!!!", base64.b64encode(b"x" * 15).decode()):
+        body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+        resp = requests.post(wx["url"], data=body.encode(), timeout=10, params={
+            "signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "encrypt_type": "aes",
+            "msg_signature": sign(TOKEN, ts, nonce, encrypted)})
+        assert resp.status_code in (400, 403), encrypted
+    assert wx["bot"].received == []
 
 
 def test_split_respects_the_byte_limit_and_character_boundaries() -> None:

@@ -8,10 +8,7 @@ import time
 import uuid
 
 import requests
-import xmltodict
-from wechatpy import parse_message
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.utils import WeChatSigner
+from test_wechat import Peer, parse_reply
 
 from replies.contract import validate_turn
 
@@ -22,7 +19,7 @@ class WeChatUser:
     def __init__(self, rasa_url: str) -> None:
         self.url = f"{rasa_url}/webhooks/wechat/webhook"
         self.token = os.environ["WECHAT_TOKEN"]
-        self.peer = WeChatCrypto(self.token, os.environ["WECHAT_ENCODING_AES_KEY"], os.environ["WECHAT_APPID"])
+        self.peer = Peer(self.token, os.environ["WECHAT_ENCODING_AES_KEY"], os.environ["WECHAT_APPID"])
         self.openid = "o" + uuid.uuid4().hex[:27]
 
     def send(self, kind: str, msg_id: str | None = None, rasa_url: str | None = None, **fields: str) -> str:
@@ -33,19 +30,15 @@ class WeChatUser:
         inner = (f"<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><FromUserName><![CDATA[{self.openid}]]>"
                  f"</FromUserName><CreateTime>{ts}</CreateTime><MsgType><![CDATA[{kind}]]></MsgType>{body}"
                  f"<MsgId>{msg_id or uuid.uuid4().int % 10**19}</MsgId></xml>")
-        sealed = xmltodict.parse(self.peer.encrypt_message(inner, nonce, ts))["xml"]
-        signer = WeChatSigner()
-        signer.add_data(self.token, ts, nonce)
+        encrypted = self.peer.encrypt(inner)
         url = f"{rasa_url}/webhooks/wechat/webhook" if rasa_url else self.url
         resp = requests.post(url, timeout=30, params={
-            "signature": signer.signature, "timestamp": ts, "nonce": nonce, "openid": self.openid,
-            "encrypt_type": "aes", "msg_signature": sealed["MsgSignature"]},
-            data=f"<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><Encrypt><![CDATA[{sealed['Encrypt']}]]>"
+            "signature": self.peer.sign(self.token, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": self.openid,
+            "encrypt_type": "aes", "msg_signature": self.peer.sign(self.token, ts, nonce, encrypted)},
+            data=f"<xml><ToUserName><![CDATA[gh_e2e]]></ToUserName><Encrypt><![CDATA[{encrypted}]]>"
                  f"</Encrypt></xml>".encode())
         assert resp.status_code == 200 and resp.text != "success", (resp.status_code, resp.text[:200])
-        outer = xmltodict.parse(resp.text)["xml"]
-        reply = parse_message(self.peer.decrypt_message(resp.text, outer["MsgSignature"], outer["TimeStamp"],
-                                                        outer["Nonce"]))
+        reply = parse_reply(self.peer.open_reply(resp.text))
         assert reply.type == "text" and reply.target == self.openid
         return reply.content
 

@@ -166,7 +166,8 @@ class ConsoleInput(InputChannel):
                 from bot.channels.wechat.config import WeChatConfig
 
                 c = WeChatConfig.from_env()
-                self._wechat = WeChatAPI(c.api_base, c.appid, c.appsecret) if c.appid and c.appsecret else False
+                self._wechat = WeChatAPI(c.api_base, c.appid, c.appsecret, c.redis_url) if c.appid and c.appsecret \
+                    else False
             except Exception:  # noqa: BLE001 - without it answers are recorded only
                 logger.exception("console: WeChat API unavailable")
                 self._wechat = False

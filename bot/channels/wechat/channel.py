@@ -20,12 +20,13 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from wechatpy.exceptions import InvalidSignatureException
 
 from bot import guard
 from bot.channels.wechat import render, xml
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.config import WeChatConfig
-from bot.channels.wechat.crypto import AppIdMismatch, CryptoError, MessageCipher, signature, signature_ok
+from bot.channels.wechat.crypto import AppIdMismatch, CryptoError, SafeMode, signature_ok
 from bot.channels.wechat.state import MemoryState, RedisState, State
 
 logger = logging.getLogger(__name__)
@@ -63,10 +64,9 @@ class WeChatInput(InputChannel):
         else:
             for problem in c.problems():
                 logger.warning("wechat: %s", problem)
-        key = self.config.aes_key()
-        self.cipher = MessageCipher(key, self.config.appid) if key and self.config.appid else None
-        if api is None and self.config.appid and self.config.appsecret:
-            api = WeChatAPI(self.config.api_base, self.config.appid, self.config.appsecret)
+        self.safe = SafeMode(c.token, c.encoding_aes_key, c.appid) if c.aes_key() and c.appid else None
+        if api is None and c.appid and c.appsecret:
+            api = WeChatAPI(c.api_base, c.appid, c.appsecret, c.redis_url)  # one token for every instance
         self.api = api
         if state is None and c.redis_url:
             logger.info("wechat: repeated messages and numbered options are kept in Redis (WECHAT_REDIS_URL)")
@@ -151,15 +151,14 @@ class WeChatInput(InputChannel):
             logger.info("wechat: message refused (XML: %s)", exc)
             return 400, "bad request", plain
         if safe:
-            if self.cipher is None:
+            if self.safe is None:
                 logger.warning("wechat: safe-mode message but no valid WECHAT_ENCODING_AES_KEY/WECHAT_APPID")
                 return 503, "safe mode not configured", plain
-            encrypted = msg.get("Encrypt", "")
-            if not encrypted or not signature_ok(args.get("msg_signature"), self.config.token, ts, nonce, encrypted):
+            try:
+                msg = xml.parse(self.safe.open(msg.get("Encrypt", ""), args.get("msg_signature"), ts, nonce))
+            except InvalidSignatureException:
                 logger.info("wechat: message refused (bad msg_signature)")
                 return 403, "forbidden", plain
-            try:
-                msg = xml.parse(self.cipher.decrypt(encrypted))
             except AppIdMismatch:
                 logger.warning("wechat: message refused (sealed for another AppID)")
                 return 403, "forbidden", plain
@@ -172,11 +171,8 @@ class WeChatInput(InputChannel):
         if content is None:
             return 200, "success", plain
         reply = xml.text_reply(msg["FromUserName"], msg.get("ToUserName", ""), content)
-        if safe and self.cipher is not None:
-            encrypted = self.cipher.encrypt(reply.encode("utf-8"))
-            now, reply_nonce = str(int(time.time())), str(secrets.randbelow(10**10))
-            reply = xml.encrypted_reply(encrypted, signature(self.config.token, now, reply_nonce, encrypted),
-                                        now, reply_nonce)
+        if safe and self.safe is not None:
+            reply = self.safe.seal(reply, str(int(time.time())), str(secrets.randbelow(10**10)))
         return 200, reply, "application/xml; charset=utf-8"
 
     # --- messages -----------------------------------------------------------------------------------------

@@ -1,22 +1,15 @@
-"""WeChat signatures and the safe-mode message cipher (AES-256-CBC, PKCS#7 to 32-byte blocks).
-
-Framing of a plaintext: 16 random bytes, 4-byte big-endian length of the message, the message, the AppID.
-The key is base64(EncodingAESKey + "="), the IV its first 16 bytes.
-"""
+"""WeChat signatures and safe-mode messages. wechatpy does the work (WeChatSigner: sha1 of the sorted parts;
+WeChatCrypto: AES-256-CBC framing with the AppID, PKCS#7 to 32 bytes, the msg_signature of replies); this module
+compares received signatures in constant time (wechatpy compares with !=) and names the failures."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import hmac
-import secrets
-import string
+import struct
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-BLOCK = 32  # WeChat pads to 32 bytes, not AES's 16
-_RANDOM_ALPHABET = string.ascii_letters + string.digits
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.utils import WeChatSigner
 
 
 class CryptoError(ValueError):
@@ -28,8 +21,10 @@ class AppIdMismatch(CryptoError):
 
 
 def signature(*parts: str) -> str:
-    """sha1 of the sorted parts concatenated: WeChat's `signature` and `msg_signature`."""
-    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+    """WeChat's `signature` and `msg_signature` of the parts."""
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return signer.signature
 
 
 def signature_ok(given: str | None, *parts: str) -> bool:
@@ -39,52 +34,27 @@ def signature_ok(given: str | None, *parts: str) -> bool:
     return hmac.compare_digest(signature(*parts).encode("ascii"), given.strip().lower().encode("utf-8"))
 
 
-def pkcs7_pad(data: bytes, block: int = BLOCK) -> bytes:
-    n = block - len(data) % block
-    return data + bytes([n]) * n
+class SafeMode:
+    """Opening and sealing safe-mode messages of one account (token, EncodingAESKey, AppID)."""
 
+    def __init__(self, token: str, encoding_aes_key: str, appid: str) -> None:
+        self.token = token
+        self.crypto = WeChatCrypto(token, encoding_aes_key, appid)
 
-def pkcs7_unpad(data: bytes, block: int = BLOCK) -> bytes:
-    if not data:
-        raise CryptoError("empty plaintext")
-    n = data[-1]
-    if not 1 <= n <= block or n > len(data) or data[-n:] != bytes([n]) * n:
-        raise CryptoError("bad padding")
-    return data[:-n]
-
-
-class MessageCipher:
-    def __init__(self, key: bytes, appid: str) -> None:
-        if len(key) != 32:
-            raise ValueError("the AES key must be 32 bytes")
-        self._key = key
-        self._iv = key[:16]
-        self.appid = appid
-
-    def _cipher(self) -> Cipher:
-        return Cipher(algorithms.AES(self._key), modes.CBC(self._iv))
-
-    def encrypt(self, message: bytes) -> str:
-        head = "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(16)).encode("ascii")
-        plain = pkcs7_pad(head + len(message).to_bytes(4, "big") + message + self.appid.encode("utf-8"))
-        enc = self._cipher().encryptor()
-        return base64.b64encode(enc.update(plain) + enc.finalize()).decode("ascii")
-
-    def decrypt(self, encrypted: str) -> bytes:
+    def open(self, encrypted: str, msg_signature: str | None, timestamp: str, nonce: str) -> bytes:
+        """The message inside `encrypted`, once its msg_signature is checked (constant time)."""
+        if not signature_ok(msg_signature, self.token, timestamp, nonce, encrypted):
+            raise InvalidSignatureException()
         try:
-            raw = base64.b64decode(encrypted, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise CryptoError("not base64") from exc
-        if not raw or len(raw) % 16:
-            raise CryptoError("not a whole number of AES blocks")
-        dec = self._cipher().decryptor()
-        content = pkcs7_unpad(dec.update(raw) + dec.finalize())[16:]
-        if len(content) < 4:
-            raise CryptoError("too short")
-        size = int.from_bytes(content[:4], "big")
-        if size > len(content) - 4:
-            raise CryptoError("length field beyond the plaintext")
-        message, appid = content[4:4 + size], content[4 + size:]
-        if not hmac.compare_digest(appid, self.appid.encode("utf-8")):
-            raise AppIdMismatch("AppID does not match")
-        return message
+            # The signature is checked above: wechatpy is handed the one it expects.
+            opened = self.crypto.decrypt_message({"Encrypt": encrypted},
+                                                 signature(self.token, timestamp, nonce, encrypted), timestamp, nonce)
+        except InvalidAppIdException as exc:
+            raise AppIdMismatch("AppID does not match") from exc
+        except (ValueError, TypeError, IndexError, struct.error) as exc:  # base64, block size, framing, UTF-8
+            raise CryptoError(type(exc).__name__) from exc
+        return opened.encode("utf-8")
+
+    def seal(self, reply: str, timestamp: str, nonce: str) -> str:
+        """The reply as WeChat expects it in safe mode: <xml> with Encrypt, MsgSignature, TimeStamp, Nonce."""
+        return self.crypto.encrypt_message(reply, nonce, timestamp)

@@ -1,12 +1,12 @@
-"""Reading WeChat's XML safely (defusedxml: no DTD, no entities) and writing passive replies."""
+"""Reading WeChat's XML safely (defusedxml: no DTD, no entities) and writing passive replies (wechatpy's TextReply)."""
 
 from __future__ import annotations
 
 import re
-import time
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
+from wechatpy.replies import TextReply
 
 # Characters XML 1.0 cannot carry at all (a CDATA section cannot either).
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -27,19 +27,12 @@ def parse(body: bytes) -> dict[str, str]:
     return {child.tag: (child.text or "") for child in root if len(child) == 0}
 
 
-def cdata(text: str) -> str:
-    """A CDATA section holding `text` exactly; "]]>" inside is split across two sections."""
-    text = _INVALID_XML.sub("", text)
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+def _in_cdata(text: str) -> str:
+    """`text` as wechatpy puts it inside <![CDATA[…]]>: characters XML cannot carry dropped, and "]]>" split across
+    two sections (wechatpy writes values as they are)."""
+    return _INVALID_XML.sub("", text).replace("]]>", "]]]]><![CDATA[>")
 
 
-def text_reply(to_user: str, from_user: str, content: str, now: int | None = None) -> str:
-    now = int(time.time()) if now is None else now
-    return (f"<xml><ToUserName>{cdata(to_user)}</ToUserName><FromUserName>{cdata(from_user)}</FromUserName>"
-            f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content>{cdata(content)}</Content></xml>")
-
-
-def encrypted_reply(encrypt: str, msg_signature: str, timestamp: str, nonce: str) -> str:
-    return (f"<xml><Encrypt>{cdata(encrypt)}</Encrypt><MsgSignature>{cdata(msg_signature)}</MsgSignature>"
-            f"<TimeStamp>{timestamp}</TimeStamp><Nonce>{cdata(nonce)}</Nonce></xml>")
+def text_reply(to_user: str, from_user: str, content: str) -> str:
+    """A passive text reply as WeChat's XML (CDATA-safe)."""
+    return TextReply(target=_in_cdata(to_user), source=_in_cdata(from_user), content=_in_cdata(content)).render()
