@@ -1,1 +1,9 @@
 """Everything that reads words: normalization, keyword phrases, places, numbers (no Rasa, actions or channels)."""
+
+
+def warm() -> None:
+    """Load the word lists and build their indexes now (a server's start), not during its first message."""
+    from language.normalize import normalize
+    from language.places import sub_places
+
+    sub_places(normalize("轮倚"))  # pinyin, catalog words, jieba's two-character words; the towns

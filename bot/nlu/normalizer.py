@@ -11,23 +11,31 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from typing_extensions import override
 
+from language import warm
 from language.normalize import normalize
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class TextNormalizer(GraphComponent):
+    """Rasa NLU component: the language layer's normalize() on training and incoming text."""
+
+    @override
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> TextNormalizer:
+        warm()  # word indexes built while the model loads, not on the first message
         return cls()
 
+    @override
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for message in training_data.training_examples:
             if message.get(TEXT):
                 self._normalize(message)
         return training_data
 
+    @override
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             if message.get(TEXT):
