@@ -254,6 +254,8 @@ class _Checker:
             r.rec_error(rec, f"服务点 status 只能是 {'/'.join(POINT_STATUSES)}：{rec['status']}", "status")
         elif rec["status"] == "planned" and rec.get("verified"):
             r.rec_error(rec, "规划建设项目不能标记为已核实（verified: true）", "verified")
+        elif rec["status"] == "planned" and not isinstance(rec.get("source"), dict):
+            r.rec_error(rec, "规划建设项目须注明来源文件、条款和原文引用（source）", "source")
         r.check_dates(rec, ("last_verified",))
         r.check_source(rec, required_quote=bool(rec.get("verified")))
         return True

@@ -61,7 +61,8 @@ POLICY_COLUMNS = [
      "文件限定的对象，用 catalog/data/conditions.yaml 的词：每组都要满足，用“；”隔开；组内任一即可，用“/”隔开，"
      "如 经济困难；失能/失智"),
     ("conditions.quote", "限定对象原文", "str", False, "限定对象所依据的原文（逐字摘录）；填了“限定对象”就必填"),
-    ("status", "状态", "str", False, "in_effect 现行 / draft 征求意见稿 / ended 已过期 / planned 规划目标；留空按来源文件"),
+    ("status", "状态", "str", False,
+     "in_effect 现行 / draft 征求意见稿 / ended 已过期 / planned 规划目标；留空按来源文件"),
     ("subsidy", "是补贴", "bool", False, "是/否：原文规定了补贴、津贴或费用报销才填 是"),
     ("categories", "相关服务类别", "list", False, "本条讲到的服务类别代码，如 meal；多项用“；”隔开"),
     ("steps", "办理步骤", "list", False, "按顺序，用“；”隔开"),

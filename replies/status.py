@@ -31,6 +31,8 @@ def status_line(p: dict[str, Any]) -> str:
     """The sentence a policy's text opens with: in effect, a draft, or a plan whose period has ended."""
     status = p.get("status") or "in_effect"
     key = "draft_ended" if status == "ended" and p.get("draft") else status
+    if status == "ended" and not p.get("end_date"):
+        key = "ended_undated"
     return t(f"policy_status_{key}", end=_end(p))
 
 

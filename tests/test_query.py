@@ -44,7 +44,8 @@ def test_haversine_known_distance() -> None:
 def test_policies_of_every_level_most_local_first(session, regions) -> None:
     wuhan = policies_for(session, regions, "family_care_bed", regions.resolve("江汉区").code)
     assert [p["level"] for p in wuhan] == sorted((p["level"] for p in wuhan), key=["city", "province"].index)
-    assert {p["region"]["province"] for p in wuhan} == {"湖北省"} and {"city", "province"} <= {p["level"] for p in wuhan}
+    assert {p["region"]["province"] for p in wuhan} == {"湖北省"}
+    assert {"city", "province"} <= {p["level"] for p in wuhan}
     hubei = policies_for(session, regions, "family_doctor", regions.resolve("咸安区").code)
     assert hubei and all(p["region"]["city"] is None and p["region"]["province"] == "湖北省" for p in hubei)
     assert policies_for(session, regions, "high_age_allowance", regions.resolve("兰山区").code) == []

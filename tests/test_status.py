@@ -40,6 +40,13 @@ def test_an_ended_plan_says_so_in_the_past_tense_and_gives_the_hotline() -> None
     assert "省级·湖北省" in text and "（现行）" in text  # the province's 2025 measures, still in effect
 
 
+def test_an_ended_record_without_a_date_still_reads_right() -> None:
+    from replies.status import status_line
+
+    line = status_line({"status": "ended", "end_date": None})
+    assert "期限已过" in line and "12345" in line and "{" not in line
+
+
 def test_a_draft_says_it_is_a_draft() -> None:
     payload, text, _, _ = run(ActionPolicy(), make_tracker("咸安区喘息服务", "policy_respite_care", ["咸安区"]))
     assert payload["policy"]["draft"] is True and "征求意见稿" in text
