@@ -10,6 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from actions.catalog_api import CatalogUnavailable, open_catalog
 from actions.context import State
@@ -22,15 +23,19 @@ ENDS_FORM = ("emergency", "handoff")
 
 
 class CatalogAction(Action, ABC):
+    """An action that answers from the catalog: one Reply per turn, an apology when the catalog fails."""
+
     task: Task = "chitchat"
 
     @abstractmethod
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The action's name, as in domain.yml."""
 
     @abstractmethod
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         """The reply and the slot events of this turn."""
 
+    @override
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
@@ -54,5 +59,6 @@ class CatalogAction(Action, ABC):
         return events
 
     def apology(self, tracker: Tracker) -> Reply:
+        """The reply when the catalog is unavailable: the hotline, in this action's task."""
         state = State.of(tracker)
         return Reply(self.task, category=state.category, topic=state.topic, item=state.item).say(t("error"))

@@ -25,6 +25,7 @@ SERVICE_PREFIX, POLICY_PREFIX = "find_", "policy_"
 
 
 def intent(tracker: Tracker) -> str:
+    """The intent Rasa predicted for the latest message ("" when none)."""
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
@@ -67,11 +68,13 @@ def metadata(tracker: Tracker) -> dict:
 
 
 def channel_place(tracker: Tracker, regions: Regions) -> Place | None:
+    """The place the channel reports (the kiosk's region), if it names a known region."""
     name = metadata(tracker).get("region")
     return regions.resolve(str(name)) if name else None
 
 
 def channel_point(tracker: Tracker) -> tuple[float, float] | None:
+    """The coordinates the channel reports (the kiosk's position), if valid."""
     meta = metadata(tracker)
     try:
         lat, lng = float(meta["lat"]), float(meta["lng"])
@@ -88,6 +91,7 @@ def current_place(tracker: Tracker, regions: Regions, state: State) -> Place | N
 
 
 def mentioned_item(tracker: Tracker) -> str | None:
+    """The last equipment item named in this message that is not negated."""
     items = [e for e in _entities(tracker, "item") if not negated(text(tracker), e.get("start"))]
     return str(items[-1]["value"]) if items else None
 
@@ -105,14 +109,17 @@ class State:
     policy_id: str | None
 
     def place(self, regions: Regions) -> Place | None:
+        """The conversation's place, if its region code is known."""
         return regions.place(self.region_code) if self.region_code else None
 
     @classmethod
     def of(cls, tracker: Tracker) -> State:
+        """The conversation's state from the tracker's slots."""
         g = tracker.get_slot
         return cls(g("region_code"), g("category"), g("topic"), g("item"), g("last_task"),
                    list(g("last_items") or []), g("policy_id"))
 
 
 def remember(**slots: object) -> list[SlotSet]:
+    """SlotSet events for the given slots."""
     return [SlotSet(k, v) for k, v in slots.items()]

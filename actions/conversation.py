@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from actions.base import CatalogAction
 from actions.context import (
@@ -42,9 +43,11 @@ class ActionFollowUp(CatalogAction):
 
     task = "find_service"
 
+    @override
     def name(self) -> str:
         return "action_follow_up"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
         place = mentioned_place(tracker, regions)
@@ -82,11 +85,15 @@ def _emergency_first(message: str) -> tuple[str, str]:
 
 
 class ActionEmergency(CatalogAction):
+    """Falls, unconsciousness, a missing person…: the emergency number first, then what to do meanwhile."""
+
     task = "emergency"
 
+    @override
     def name(self) -> str:
         return "action_emergency"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         kind, first = _emergency_first(text(tracker))
         tips = templates()["emergency_tips"]
@@ -95,6 +102,7 @@ class ActionEmergency(CatalogAction):
         reply = Reply("emergency", place=place).say(t(first), tips.get(kind, tips["default"]))
         return reply, []
 
+    @override
     def apology(self, tracker: Tracker) -> Reply:
         # Without the database the first words still send the user to 120/110.
         _, first = _emergency_first(text(tracker))
@@ -106,9 +114,11 @@ class ActionHandoff(CatalogAction):
 
     task = "handoff"
 
+    @override
     def name(self) -> str:
         return "action_handoff"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
         place = state.place(regions)
@@ -119,9 +129,13 @@ class ActionHandoff(CatalogAction):
 
 
 class ActionChitchat(CatalogAction):
+    """Greetings, thanks, goodbye, "are you a robot" and "what can you do"."""
+
+    @override
     def name(self) -> str:
         return "action_chitchat"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         name = intent(tracker)
         state = State.of(tracker)
@@ -134,11 +148,15 @@ class ActionChitchat(CatalogAction):
 
 
 class ActionOutOfScope(CatalogAction):
+    """Anything else: what the bot can help with, unless the message still names a known need."""
+
     task = "out_of_scope"
 
+    @override
     def name(self) -> str:
         return "action_out_of_scope"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
         if answer := understood(tracker, session, regions, state):
@@ -208,9 +226,11 @@ class ActionClarify(CatalogAction):
 
     task = "out_of_scope"
 
+    @override
     def name(self) -> str:
         return "action_clarify"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         return clarify(tracker, session, regions, State.of(tracker))
 
@@ -218,9 +238,11 @@ class ActionClarify(CatalogAction):
 class ActionSessionStart(Action):
     """A new session keeps only the region: not the location, age, economic status, hand-off flag or last list."""
 
+    @override
     def name(self) -> str:
         return "action_session_start"
 
+    @override
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]

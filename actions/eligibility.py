@@ -8,6 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from actions.base import CatalogAction
 from actions.catalog_api import CatalogUnavailable, open_catalog
@@ -41,15 +42,18 @@ class ValidateEligibilityForm(FormValidationAction):
     and that message's own rule answers.
     """
 
+    @override
     def name(self) -> str:
         return f"validate_{FORM}"
 
+    @override
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: dict[str, Any]) -> list[str]:
         return domain_slots if answers_the_form(intent(tracker), text(tracker)) else []
 
     async def extract_region_code(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: dict[str, Any]) -> dict[str, Any]:
+        """The place named in this message, or the channel's place when none is known yet."""
         try:
             with open_catalog() as (_session, regions):
                 place = mentioned_place(tracker, regions) or (
@@ -60,16 +64,19 @@ class ValidateEligibilityForm(FormValidationAction):
 
     async def extract_age(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: dict[str, Any]) -> dict[str, Any]:
+        """The age said in this message ("85岁", "1945年出生")."""
         value = age(text(tracker))
         return {"age": float(value)} if value else {}
 
     async def extract_self_care(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: dict[str, Any]) -> dict[str, Any]:
+        """Self-care ability from this message's words (self_care_words)."""
         value = keyword_value(text(tracker), "self_care_words")
         return {"self_care": value} if value else {}
 
     async def extract_economic(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: dict[str, Any]) -> dict[str, Any]:
+        """Economic status from this message's words (economic_words)."""
         value = keyword_value(text(tracker), "economic_words")
         return {"economic": value} if value else {}
 
@@ -144,11 +151,15 @@ def _ref(p: dict, why: str) -> PolicyRef:
 
 
 class ActionEligibility(CatalogAction):
+    """What an older person can get at the form's place, age, self-care ability and economic status."""
+
     task = "eligibility"
 
+    @override
     def name(self) -> str:
         return "action_eligibility"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         code = tracker.get_slot("region_code")
         place = regions.place(code) if code else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from actions.base import CatalogAction
 from actions.context import (
@@ -76,6 +77,7 @@ def policy_brief(n: int, p: dict) -> list[str]:
 def answer_policy(
     session: Session, regions: Regions, topic: str, place: Place | None,
 ) -> tuple[Reply, list[EventType]]:
+    """A topic's policies for the place, most local first, or a question for the place when it is unknown."""
     reply = Reply("policy", topic=topic, place=place)
     memory = remember(topic=topic, category=None, item=None, last_task="policy")
     if place is None:
@@ -101,11 +103,15 @@ def answer_policy(
 
 
 class ActionPolicy(CatalogAction):
+    """A policy topic explained: summary, who qualifies, steps, materials, where, with the source."""
+
     task = "policy"
 
+    @override
     def name(self) -> str:
         return "action_policy"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
         name = intent(tracker)

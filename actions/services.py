@@ -5,6 +5,7 @@ from __future__ import annotations
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from sqlalchemy.orm import Session
+from typing_extensions import override
 
 from actions.base import CatalogAction
 from actions.context import (
@@ -37,6 +38,7 @@ LIMIT = 5
 
 
 def point_lines(n: int, p: dict, head_key: str = "service_line") -> list[str]:
+    """The lines of one listed point: number, name, status note, the fields that are set, rental prices, stale note."""
     fields = templates()["service_fields"]
     lines = [t(head_key, n=n, name=p["name"], demo=point_status_note(p))]
     for key, tpl in fields.items():
@@ -65,6 +67,7 @@ def region_buttons(names: list[str] | None = None) -> list[Button]:
 
 
 def category_buttons() -> list[Button]:
+    """One button per service category, each sending its find_<category> intent."""
     return [button(v["name"], intent_payload(f"find_{c}")) for c, v in load_taxonomy().categories.items()]
 
 
@@ -133,11 +136,15 @@ def fact_lines(facts: list[dict], label: str) -> list[str]:
 
 
 class ActionFindService(CatalogAction):
+    """Service points of a category (and item) in the conversation's place, nearest first when asked."""
+
     task = "find_service"
 
+    @override
     def name(self) -> str:
         return "action_find_service"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
         name = intent(tracker)
@@ -226,9 +233,11 @@ class ActionNearby(CatalogAction):
 
     task = "find_service"
 
+    @override
     def name(self) -> str:
         return "action_nearby"
 
+    @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
         lat, lng = _coordinate(tracker, "lat"), _coordinate(tracker, "lng")

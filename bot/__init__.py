@@ -1,0 +1,1 @@
+"""The Rasa-process runtime: channels, NLU components, stores, guard, failure reply, privacy, launcher, console."""

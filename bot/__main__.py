@@ -1,3 +1,5 @@
+"""Command line: python -m bot run | train (bot/launcher.py)."""
+
 import sys
 
 from bot.launcher import main

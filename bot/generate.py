@@ -1,7 +1,7 @@
 """Write the NLU files derived from the catalog: jieba user dictionary, lookup tables, synonyms.
 
-    python -m bot.generate          # write
-    python -m bot.generate --check  # exit 1 when the committed files are stale
+python -m bot.generate          # write
+python -m bot.generate --check  # exit 1 when the committed files are stale
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def region_names() -> dict[str, str]:
 
 
 def render() -> dict[Path, str]:
+    """The generated NLU files (lookup tables, jieba dictionary) from the catalog's data, by path."""
     tax = load_taxonomy()
     regions = region_names()
     items = tax.item_words()
@@ -60,6 +61,7 @@ def render() -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m bot.generate): write the generated files, or --check that they are current."""
     p = argparse.ArgumentParser(prog="python -m bot.generate")
     p.add_argument("--check", action="store_true", help="只检查，不写入")
     args = p.parse_args(argv)

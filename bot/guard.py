@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol, TypeGuard
 
+from typing_extensions import override
+
 from replies import Reply, t
 
 logger = logging.getLogger(__name__)
@@ -48,12 +50,15 @@ def _env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Limits:
+    """The guard's limits: message length, messages per minute per sender and per client address."""
+
     max_chars: int = 500
     per_sender: int = 60      # messages per minute
     per_address: int = 300    # messages per minute
 
     @classmethod
     def from_env(cls) -> Limits:
+        """The limits of GUARD_MAX_CHARS, GUARD_RATE_PER_SENDER and GUARD_RATE_PER_ADDRESS (defaults otherwise)."""
         return cls(_env_int("GUARD_MAX_CHARS", cls.max_chars), _env_int("GUARD_RATE_PER_SENDER", cls.per_sender),
                    _env_int("GUARD_RATE_PER_ADDRESS", cls.per_address))
 
@@ -84,6 +89,8 @@ class Window:
 
 
 class Offers(Protocol):
+    """Where the guard remembers the button payloads each conversation was offered."""
+
     async def get(self, key: str) -> list[str]:
         """Payloads the bot offered this conversation in its last reply."""
 
@@ -91,17 +98,19 @@ class Offers(Protocol):
         """Replace them (none: forget)."""
 
 
-class MemoryOffers:
+class MemoryOffers(Offers):
     """In this process: enough for one Rasa process."""
 
     def __init__(self, ttl: float = OFFERS_TTL, limit: int = MAX_SENDERS) -> None:
         self.ttl, self.limit = ttl, limit
         self.items: OrderedDict[str, tuple[float, list[str]]] = OrderedDict()
 
+    @override
     async def get(self, key: str) -> list[str]:
         entry = self.items.get(key)
         return entry[1] if entry and time.monotonic() - entry[0] <= self.ttl else []
 
+    @override
     async def put(self, key: str, payloads: list[str]) -> None:
         self.items.pop(key, None)
         if payloads:
@@ -110,7 +119,7 @@ class MemoryOffers:
             self.items.popitem(last=False)
 
 
-class RedisOffers:
+class RedisOffers(Offers):
     """In Redis (GUARD_REDIS_URL), shared by the instances behind nginx: a button shown by one instance works at
     another. Keys are hashed (no sender id in clear). When Redis fails, nothing counts as offered (a button is then
     read as text) and Redis is left alone for a few seconds."""
@@ -139,10 +148,12 @@ class RedisOffers:
                            REDIS_PAUSE)
             return fallback
 
+    @override
     async def get(self, key: str) -> list[str]:
         stored = await self._call("offers", lambda: self.client.get(self._key(key)), None)
         return json.loads(stored) if stored else []
 
+    @override
     async def put(self, key: str, payloads: list[str]) -> None:
         name = self._key(key)
         await self._call("offers", lambda: (self.client.set(name, json.dumps(payloads, ensure_ascii=False),
@@ -161,6 +172,7 @@ class Admission:
 
     @property
     def refused(self) -> bool:
+        """True when the guard answered instead of the bot."""
         return self.text is None
 
 
@@ -218,6 +230,8 @@ def _refusal(reason: str, text: str, status: int) -> Admission:
 
 
 class Guard:
+    """One guard for every channel: length, rate per sender and per address, typed commands read as text."""
+
     def __init__(self, limits: Limits | None = None, offers: Offers | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits or Limits.from_env()

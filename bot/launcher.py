@@ -1,7 +1,7 @@
 """Set up and start the bot: catalog import, generated NLU files, training when needed, both servers.
 
-    python -m bot run      # what `make run` calls; Ctrl-C stops everything it started
-    python -m bot train    # import + generate + train only
+python -m bot run      # what `make run` calls; Ctrl-C stops everything it started
+python -m bot train    # import + generate + train only
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ TRAINING_INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu", "language"]
 
 
 def log(msg: str) -> None:
+    """Print a launcher message, prefixed so it stands out among the servers' logs."""
     print(f"[银龄助手] {msg}", flush=True)
 
 
 def base_env() -> dict[str, str]:
+    """The environment the servers run with: no telemetry, this checkout on PYTHONPATH, loopback, one TF thread."""
     env = dict(os.environ)
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -63,6 +65,7 @@ def fingerprint() -> str:
 
 
 def ensure_catalog(url: str | None = None) -> None:
+    """Import the catalog data when it changed since the last import; stop with the errors if invalid."""
     try:
         res = import_catalog(url, if_changed=True)
     except CatalogInvalid as exc:
@@ -121,6 +124,8 @@ def write_endpoints(action_port: int, url: str) -> Path:
 
 @dataclass
 class Servers:
+    """The running action server and Rasa processes with their URLs."""
+
     rasa_url: str
     action_url: str
     token: str
@@ -128,6 +133,7 @@ class Servers:
     database_url: str
 
     def stop(self) -> None:
+        """Stop the processes (terminate, then kill after a grace period)."""
         for p in self.procs:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
@@ -153,11 +159,13 @@ def _wait(check, what: str, procs: list[subprocess.Popen], timeout: float) -> No
 
 
 def port_free(port: int) -> bool:
+    """True when nothing listens on the loopback port."""
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def free_port() -> int:
+    """A free loopback port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -181,7 +189,7 @@ def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: st
         if log_dir is None:
             return None
         log_dir.mkdir(parents=True, exist_ok=True)
-        return open(log_dir / f"{name}.log", "ab")  # noqa: SIM115
+        return open(log_dir / f"{name}.log", "ab")
 
     actions = subprocess.Popen(
         [PY, "-m", "bot.action_server", "--actions", "actions", "--port", str(action_port)],
@@ -205,6 +213,7 @@ def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: st
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m bot): run (train when needed, import the catalog, start both servers) or train."""
     args = argv if argv is not None else sys.argv[1:]
     cmd = args[0] if args else "run"
     ensure_catalog()

@@ -51,6 +51,7 @@ class MaintenanceError(Exception):
 
 
 def pg_bin() -> Path:
+    """The directory of the newest installed PostgreSQL binaries (pg_dump, pg_restore)."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
     if not found:
         raise RuntimeError("找不到 PostgreSQL（initdb）：请先运行 scripts/install-services.sh")
@@ -65,6 +66,7 @@ def as_pg_user(cmd: list[str]) -> list[str]:
 
 
 def retention_days() -> int:
+    """RETENTION_DAYS (default 180); a wrong value stops with a message."""
     value = os.environ.get("RETENTION_DAYS", "180")
     if not value.isdigit():
         raise MaintenanceError(f"RETENTION_DAYS 应是天数（不小于 0 的整数），现在是 {value!r}。")
@@ -73,6 +75,8 @@ def retention_days() -> int:
 
 @dataclass
 class Purged:
+    """What a purge deleted (or would delete, on a dry run)."""
+
     days: int
     dry_run: bool
     conversations: int = 0
@@ -81,6 +85,7 @@ class Purged:
     backups: list[Path] = field(default_factory=list)
 
     def report(self) -> str:
+        """The purge's outcome for the operator, in Chinese."""
         verb = "将删除" if self.dry_run else "已删除"
         lines = [f"{verb} {self.conversations} 个超过 {self.days} 天没有新消息的对话（{self.events} 条对话事件）。"]
         if self.console:
@@ -200,6 +205,7 @@ def restore(file: Path, url: str | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m bot.maintenance): backup, restore, purge; see --help."""
     parser = argparse.ArgumentParser(prog="python -m bot.maintenance",
                                      description="银龄助手：清理过期的个人信息、备份与恢复")
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -54,6 +54,7 @@ def _last_four(m: re.Match[str]) -> str:
 
 
 def openid_hash(openid: str) -> str:
+    """A short hash that stands for an OpenID in logs."""
     return "openid:" + hashlib.sha256(openid.encode()).hexdigest()[:8]
 
 
@@ -93,7 +94,7 @@ def mask_record(record: logging.LogRecord) -> logging.LogRecord:
 _make_record = logging.Logger.makeRecord
 
 
-def _masked_make_record(self: logging.Logger, *args: Any, **kwargs: Any) -> logging.LogRecord:
+def _masked_make_record(self: logging.Logger, *args: Any, **kwargs: Any) -> logging.LogRecord:  # noqa: ANN401
     return mask_record(_make_record(self, *args, **kwargs))
 
 

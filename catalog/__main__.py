@@ -161,6 +161,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m catalog): import, export, history, revert, stale, sync, stats; see --help."""
     p = argparse.ArgumentParser(prog="python -m catalog", description="养老服务与政策目录")
     sub = p.add_subparsers(dest="cmd", required=True)
     imp = sub.add_parser("import", help="校验并导入：不给文件时导入 catalog/data/ 全部数据")

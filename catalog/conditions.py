@@ -22,6 +22,7 @@ POINT_STATUSES = ("open", "planned")
 
 @lru_cache(maxsize=4)
 def load_terms(data_dir: Path = DATA_DIR) -> dict[str, dict]:
+    """The condition words of conditions.yaml: word -> how a person's answers meet or exclude it."""
     return yaml.safe_load((data_dir / "conditions.yaml").read_text(encoding="utf-8"))["terms"]
 
 
@@ -36,6 +37,8 @@ def load_documents(data_dir: Path = DATA_DIR) -> dict[str, dict]:
 
 @dataclass(frozen=True)
 class Person:
+    """What the bot knows about the older person (None: not asked or not said)."""
+
     age: int | None = None
     self_care: str | None = None
     economic: str | None = None

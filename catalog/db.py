@@ -19,6 +19,7 @@ DEFAULT_URL = f"sqlite:///{ROOT / 'var' / 'yinling.db'}"
 
 
 def database_url() -> str:
+    """DATABASE_URL, or the SQLite file under var/ by default."""
     return os.environ.get("DATABASE_URL") or DEFAULT_URL
 
 

@@ -19,6 +19,7 @@ HSDS_STATUS = {"open": "active", "in_effect": "active", "draft": "inactive", "pl
 
 
 def export_json(session: Session) -> dict:
+    """The whole catalog as JSON-ready dicts: regions, service points, policies."""
     regions = Regions(session)
     points = [point_dict(p, regions) for p in session.scalars(select(ServicePoint).order_by(ServicePoint.id))]
     policies = [policy_dict(p, regions) for p in session.scalars(select(Policy).order_by(Policy.id))]

@@ -30,11 +30,15 @@ DEFAULTS = {"timeout": 10.0, "retries": 3, "backoff": 1.0, "max_bytes": 5_000_00
 
 
 class FeedError(Exception):
+    """A feed that cannot be fetched or read (the message says why, in Chinese)."""
+
     pass
 
 
 @dataclass
 class SyncResult:
+    """The outcome of syncing one feed: status, changes, the import's id or the errors."""
+
     name: str
     ok: bool
     status: str  # unchanged | applied | no_changes | preview | failed
@@ -43,6 +47,7 @@ class SyncResult:
     errors: list[str] = field(default_factory=list)
 
     def report(self) -> str:
+        """The outcome for the operator, in Chinese."""
         if self.status == "unchanged":
             return f"数据源“{self.name}”：未变化（304），未做修改。"
         if not self.ok:
@@ -57,6 +62,7 @@ class SyncResult:
 
 
 def load_feeds(path: Path = FEEDS_FILE) -> list[dict]:
+    """The feeds configured in feeds.yaml (none when the file is absent)."""
     if not path.is_file():
         return []
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -197,6 +203,7 @@ def feed_records(feed: dict, body: bytes) -> FileRecords:
 
 def sync_feed(feed: dict, by: str | None = None, url: str | None = None, dry_run: bool = False,
               data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> SyncResult:
+    """Fetch one feed (conditional GET) and import its records as a whole; nothing changes on any error."""
     name = str(feed.get("name") or feed.get("url"))
     feed = {**feed, "name": name}
     ensure_schema(get_engine(url))

@@ -19,6 +19,7 @@ DEFAULT_STALE_DAYS = 365
 
 
 def stale_days() -> int:
+    """CATALOG_STALE_DAYS, or 365 when unset or not a number."""
     try:
         return int(os.environ.get("CATALOG_STALE_DAYS") or DEFAULT_STALE_DAYS)
     except ValueError:
@@ -67,6 +68,7 @@ def stale_entries(days: int | None = None, url: str | None = None, today: date |
 
 
 def stale_table(rows: list[dict], days: int | None) -> list[str]:
+    """The stale entries as text lines, grouped by district and category."""
     days = stale_days() if days is None else days
     if not rows:
         return [f"没有超过 {days} 天未核实的条目。"]
@@ -86,6 +88,7 @@ CSV_HEADERS = {"district": "地区", "category": "类别/主题", "kind": "类�
 
 
 def write_stale_csv(rows: list[dict], path: Path) -> None:
+    """Write the stale entries as a CSV that Excel opens in Chinese (UTF-8 with BOM)."""
     with path.open("w", encoding="utf-8-sig", newline="") as fh:  # utf-8-sig: Excel opens it in Chinese
         w = csv.writer(fh)
         w.writerow(CSV_HEADERS.values())

@@ -11,12 +11,14 @@ KIND_LABELS = {"full": "全量导入", "file": "文件导入", "feed": "数据�
 
 
 def list_imports(url: str | None = None) -> list[CatalogImport]:
+    """Every recorded change to the catalog, oldest first."""
     ensure_schema(get_engine(url))
     with session_scope(url) as s:
         return list(s.scalars(select(CatalogImport).order_by(CatalogImport.id)))
 
 
 def show_history(import_id: int | None = None, url: str | None = None) -> list[str]:
+    """The history as text lines: one line per import, or one import's changes in detail."""
     from catalog.importer import Change
     from catalog.sheets import format_changes
 

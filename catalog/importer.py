@@ -42,6 +42,8 @@ class CatalogInvalid(Exception):
 
 @dataclass
 class ImportResult:
+    """What a full import wrote (counts), or that the data was unchanged and skipped."""
+
     regions: int
     service_points: int
     policies: int
@@ -49,6 +51,7 @@ class ImportResult:
 
 
 def data_hash(data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> str:
+    """A hash of every data and source file, to skip an import when nothing changed."""
     h = hashlib.sha256()
     for base in (data_dir, sources_dir):
         for p in sorted(base.rglob("*")):
@@ -123,6 +126,7 @@ def point_record(p: ServicePoint) -> dict:
 
 
 def policy_record(p: Policy) -> dict:
+    """A policy row as the record the data files hold (for diffs and history)."""
     return {
         "id": p.id, "topic": p.topic, "region": p.region_code, "title": p.title, "summary": p.summary,
         "eligibility": list(p.eligibility or []), "conditions": dict(p.conditions or {}),
@@ -134,6 +138,7 @@ def policy_record(p: Policy) -> dict:
 
 
 def record_of(kind: str, obj) -> dict:
+    """A row of `kind` as its data-file record."""
     return point_record(obj) if kind == "service_points" else policy_record(obj)
 
 
@@ -143,12 +148,15 @@ def canonical(kind: str, rec: dict) -> dict:
 
 
 def snapshot(session: Session, kind: str) -> dict[str, dict]:
+    """Every record of `kind` in the database, by id."""
     model = MODELS[kind][0]
     return {o.id: record_of(kind, o) for o in session.scalars(select(model))}
 
 
 @dataclass
 class Change:
+    """One record added, changed or removed, with its record before and after."""
+
     kind: str
     record_id: str
     action: str  # add | change | remove
@@ -175,6 +183,7 @@ def diff_records(
 
 
 def who(by: str | None = None) -> str:
+    """The operator's name: `by`, else the system user name."""
     if by:
         return by
     try:
@@ -210,12 +219,16 @@ def apply_changes(
 
 @dataclass
 class RevertResult:
+    """What a revert changed, or the conflicts that stopped it."""
+
     import_id: int | None
     changes: list[Change] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
 
 
 class RevertRefused(Exception):
+    """A revert that cannot be applied (the message says why, in Chinese)."""
+
     pass
 
 

@@ -14,6 +14,8 @@ SOURCES_DIR = Path(__file__).resolve().parent / "sources"
 
 @dataclass(frozen=True)
 class Taxonomy:
+    """Service categories, policy topics and equipment items with the words people use for them."""
+
     categories: dict[str, dict]  # code -> {name, words}
     topics: dict[str, dict]
     items: dict[str, list[str]]  # canonical item -> words
@@ -25,12 +27,14 @@ class Taxonomy:
 
 @lru_cache(maxsize=4)
 def load_taxonomy(data_dir: Path = DATA_DIR) -> Taxonomy:
+    """The taxonomy of taxonomy.yaml."""
     raw = yaml.safe_load((data_dir / "taxonomy.yaml").read_text(encoding="utf-8"))
     return Taxonomy(raw["categories"], raw["topics"], raw["items"])
 
 
 @lru_cache(maxsize=4)
 def load_regions(data_dir: Path = DATA_DIR) -> list[dict]:
+    """The region records of regions.yaml."""
     raw = yaml.safe_load((data_dir / "regions.yaml").read_text(encoding="utf-8"))
     return raw["regions"]
 

@@ -37,6 +37,7 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in kilometres."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lng2 - lng1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
@@ -44,11 +45,14 @@ def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 
 def normalize_space(text: str) -> str:
+    """The text without any whitespace (for comparing quotes with source documents)."""
     return re.sub(r"\s+", "", text or "")
 
 
 @dataclass
 class CatalogData:
+    """The validated records of the data files, and the errors found."""
+
     regions: list[dict] = field(default_factory=list)
     service_points: list[dict] = field(default_factory=list)
     policies: list[dict] = field(default_factory=list)
@@ -82,7 +86,7 @@ class _Reader:
 
     def records(self, path: Path, key: str) -> list[dict]:
         try:
-            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             self.error(path, mark.line + 1 if mark else None, f"YAML 格式错误：{getattr(exc, 'problem', exc)}")

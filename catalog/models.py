@@ -18,6 +18,8 @@ Base = declarative_base()
 
 
 class Region(Base):
+    """A province, city or district (GB/T 2260 code), with aliases and a centre."""
+
     __tablename__ = "catalog_region"
     code = Column(String(6), primary_key=True)  # GB/T 2260
     name = Column(String(32), nullable=False)
@@ -30,6 +32,8 @@ class Region(Base):
 
 
 class ServicePoint(Base):
+    """A place that offers an elderly-care service, with its source."""
+
     __tablename__ = "catalog_service_point"
     __table_args__ = (
         # "category in district": ranked within each district by the index alone (query.find_services)
@@ -60,6 +64,8 @@ class ServicePoint(Base):
 
 
 class ServiceItem(Base):
+    """A piece of equipment a rental point lends, with its prices."""
+
     __tablename__ = "catalog_service_item"
     id = Column(Integer, primary_key=True, autoincrement=True)
     point_id = Column(String(64), ForeignKey("catalog_service_point.id"), nullable=False, index=True)
@@ -71,6 +77,8 @@ class ServiceItem(Base):
 
 
 class Policy(Base):
+    """A policy record: what it gives, who qualifies, how to apply, with its source quote."""
+
     __tablename__ = "catalog_policy"
     id = Column(String(64), primary_key=True)
     topic = Column(String(32), nullable=False, index=True)
@@ -94,6 +102,8 @@ class Policy(Base):
 
 
 class CatalogMeta(Base):
+    """Key-value state of the catalog (feed ETags, the data hash of the last import)."""
+
     __tablename__ = "catalog_meta"
     key = Column(String(64), primary_key=True)
     value = Column(Text, nullable=False)
@@ -158,6 +168,7 @@ def ensure_schema(engine) -> None:
 
 
 def as_date(value: object) -> date | None:
+    """A date from a date or an ISO string (None stays None)."""
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value))

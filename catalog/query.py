@@ -34,6 +34,7 @@ class Place:
     lng: float
 
     def as_contract(self) -> dict:
+        """The place as the reply contract's region (full official names)."""
         return {"province": self.province, "city": self.city, "district": self.district}
 
 
@@ -65,6 +66,7 @@ class Regions:
                 self._children.setdefault(r.parent_code, []).append(r.code)
 
     def place(self, code: str) -> Place | None:
+        """The place of a region code with its province, city and district names."""
         r = self._by_code.get(code)
         if r is None:
             return None
@@ -77,6 +79,7 @@ class Regions:
                      chain.get("district"), r.lat, r.lng)
 
     def resolve(self, name: str) -> Place | None:
+        """The place a name or alias stands for."""
         code = self._by_name.get((name or "").strip())
         return self.place(code) if code else None
 
@@ -103,10 +106,12 @@ class Regions:
         return out
 
     def all(self) -> list[Region]:
+        """Every region row."""
         return list(self._by_code.values())
 
 
 def point_dict(p: ServicePoint, regions: Regions, distance_km: float | None = None) -> dict:
+    """A service point as a JSON-ready dict (region names, items, status, source label)."""
     place = regions.place(p.district_code)
     src = p.source or {}
     d = {
@@ -137,6 +142,7 @@ def policy_status(status: str | None, end_date) -> str:
 
 
 def policy_dict(p: Policy, regions: Regions) -> dict:
+    """A policy as a JSON-ready dict (region, level, status, conditions, source)."""
     place = regions.place(p.region_code)
     return {
         "id": p.id, "topic": p.topic, "title": p.title,
@@ -269,6 +275,7 @@ def nearest_services(
 
 
 def get_service(session: Session, regions: Regions, point_id: str) -> dict | None:
+    """One service point by id."""
     p = session.get(ServicePoint, point_id)
     return point_dict(p, regions) if p else None
 
@@ -317,6 +324,7 @@ def category_facts(session: Session, regions: Regions, category: str, region_cod
 
 
 def get_policy(session: Session, regions: Regions, policy_id: str) -> dict | None:
+    """One policy by id."""
     p = session.get(Policy, policy_id)
     return policy_dict(p, regions) if p else None
 

@@ -106,6 +106,7 @@ def _item_text(i: dict) -> str:
 
 
 def record_to_row(kind: str, rec: dict) -> list:
+    """A record as a spreadsheet row in COLUMNS order."""
     row = []
     for f, _h, typ, _req, _ in COLUMNS[kind]:
         if f == "__op__":
@@ -202,6 +203,8 @@ def write_templates(out_dir: Path) -> list[Path]:
 
 @dataclass
 class FileRecords:
+    """The records read from a file or feed, with what to remove and the errors found."""
+
     kind: str | None = None
     records: list[dict] = field(default_factory=list)
     remove: set[str] = field(default_factory=set)
@@ -362,6 +365,7 @@ def _table(kind_hint: str | None, header_row: list, body: list[tuple[int, list]]
 
 
 def decode_text(raw: bytes) -> str | None:
+    """The file's text as UTF-8 or GB18030, or None."""
     for enc in ("utf-8-sig", "gb18030"):  # Excel on Chinese Windows saves GBK; gb18030 is its superset
         try:
             return raw.decode(enc)
@@ -371,6 +375,7 @@ def decode_text(raw: bytes) -> str | None:
 
 
 def read_csv_bytes(raw: bytes, where: str) -> FileRecords:
+    """The records of a CSV file."""
     text = decode_text(raw)
     if text is None:
         return FileRecords(errors=[f"{where}：无法识别文件编码（请另存为 UTF-8 或 GBK 的 CSV）"])
@@ -381,6 +386,7 @@ def read_csv_bytes(raw: bytes, where: str) -> FileRecords:
 
 
 def read_file(path: Path, data_dir: Path = DATA_DIR) -> FileRecords:
+    """The records of an .xlsx, .csv or .yaml file."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return read_csv_bytes(path.read_bytes(), f"文件“{path.name}”")
@@ -414,6 +420,8 @@ def read_file(path: Path, data_dir: Path = DATA_DIR) -> FileRecords:
 
 @dataclass
 class FileImport:
+    """What importing a file changed, its import id and its hash."""
+
     changes: list[Change]
     import_id: int | None  # None on a dry run or when nothing changed
     sha256: str
@@ -459,6 +467,7 @@ def import_file(
     path: Path, by: str | None = None, dry_run: bool = False, url: str | None = None,
     data_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR,
 ) -> FileImport:
+    """Import a file's records (see import_records)."""
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     return import_records(read_file(path, data_dir), source=str(path), sha256=sha, by=by, dry_run=dry_run,
                           url=url, data_dir=data_dir, sources_dir=sources_dir)

@@ -26,6 +26,7 @@ SOURCE_KEYS = ("document", "issuer", "date", "clause", "quote", "file")
 
 @lru_cache(maxsize=1)
 def templates() -> dict[str, Any]:
+    """The reply templates (templates.yml), loaded once."""
     return yaml.safe_load(TEMPLATES.read_text(encoding="utf-8"))
 
 
@@ -39,7 +40,7 @@ def coverage(data_dir: Path = DATA_DIR) -> str:
     return str(tpl["coverage"]).format(places=places)
 
 
-def t(key: str, **values: Any) -> str:
+def t(key: str, **values: object) -> str:
     """Render a template; {hotline} and {coverage} are always available."""
     tpl = templates()
     return str(tpl[key]).format(hotline=tpl["hotline"], coverage=coverage(), **values)
@@ -86,6 +87,7 @@ class Reply:
         return self
 
     def say(self, *texts: str) -> Reply:
+        """Add the non-empty texts; returns the reply for chaining."""
         self.texts.extend(x for x in texts if x)
         return self
 
@@ -108,6 +110,7 @@ class Reply:
         return out
 
     def send(self, dispatcher: CollectingDispatcher) -> None:
+        """Utter the texts (with the buttons) and then the one custom payload."""
         text = "\n".join(self.texts)
         if self.buttons:
             dispatcher.utter_message(text=text, buttons=self.buttons)

@@ -13,7 +13,18 @@ import sys
 import types
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import (
+    Any,
+    Literal,
+    NotRequired,
+    TypedDict,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+    is_typeddict,
+)
 
 from catalog.lexicon import load_taxonomy
 
@@ -148,7 +159,7 @@ def _codes() -> dict[str, list[str]]:
     return {"category": list(tax.categories), "topic": list(tax.topics), "item": list(tax.items)}
 
 
-def _schema_of(tp: Any, defs: dict[str, Any], codes: list[str] | None = None) -> dict[str, Any]:
+def _schema_of(tp: Any, defs: dict[str, Any], codes: list[str] | None = None) -> dict[str, Any]:  # noqa: ANN401 - a type
     origin = get_origin(tp)
     if tp in _SCALARS:
         return {"enum": codes} if codes and tp is str else dict(_SCALARS[tp])
@@ -191,20 +202,21 @@ def json_schema() -> dict[str, Any]:
 
 
 def schema_text() -> str:
+    """contract.schema.json's text: the generated schema, indented, with a final newline."""
     return json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n"
 
 
 @lru_cache(maxsize=1)
-def _validator() -> Any:
+def _validator() -> Any:  # noqa: ANN401 - jsonschema's validator (untyped)
     from jsonschema import Draft202012Validator  # only tests and tools validate: the runtime does not load it
 
     return Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
-def check_button(button: Any) -> None:
+def check_button(button: object) -> None:
     """A button has a label and a payload: its label, or "/intent" with an optional JSON object of entities."""
-    if not (isinstance(button, dict) and isinstance(button.get("title"), str) and button["title"]
-            and isinstance(button.get("payload"), str) and button["payload"]):
+    if not isinstance(button, dict) or not (isinstance(button.get("title"), str) and button["title"]
+                                            and isinstance(button.get("payload"), str) and button["payload"]):
         raise ContractError(f"button without a title and payload: {button!r}")
     payload = button["payload"]
     if payload.startswith("/"):
@@ -220,19 +232,19 @@ def check_button(button: Any) -> None:
                 raise ContractError(f"button payload entities are not an object: {payload!r}")
 
 
-def validate_payload(payload: Any) -> Payload:
+def validate_payload(payload: object) -> Payload:
     """The payload if it matches contract.schema.json and its buttons are well formed, else ContractError."""
     errors = sorted(_validator().iter_errors(payload), key=lambda e: list(e.absolute_path))
     if errors:
         raise ContractError("; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(payload)'}: {e.message}"
                                       for e in errors[:5]))
-    for b in payload["buttons"]:
+    out = cast(Payload, payload)
+    for b in out["buttons"]:
         check_button(b)
-    out: Payload = payload
     return out
 
 
-def validate_turn(messages: Any) -> Payload:
+def validate_turn(messages: object) -> Payload:
     """A turn's Rasa messages: texts, buttons, and exactly one schema-valid `custom` payload (returned)."""
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise ContractError(f"a turn is a list of message objects: {messages!r}")

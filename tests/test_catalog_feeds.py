@@ -30,7 +30,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         HITS[self.path] = HITS.get(self.path, 0) + 1
         r = ROUTES.get(self.path, {"status": 404, "body": b""})
         if r.get("sleep"):

@@ -90,7 +90,7 @@ def test_dates_are_china_dates_whatever_the_host_timezone(monkeypatch: pytest.Mo
 
     class Frozen(datetime):
         @classmethod
-        def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime.now's signature
+        def now(cls, tz=None):  # datetime.now's signature
             return utc_evening.astimezone(tz) if tz else utc_evening.replace(tzinfo=None)
 
     monkeypatch.setenv("TZ", "UTC")
@@ -98,7 +98,7 @@ def test_dates_are_china_dates_whatever_the_host_timezone(monkeypatch: pytest.Mo
     try:
         monkeypatch.setattr(clock, "datetime", Frozen)
         assert clock.today() == date(2026, 7, 1)
-        assert clock.local_naive() == datetime(2026, 7, 1, 4, 0)
+        assert clock.local_naive() == datetime(2026, 7, 1, 4, 0, tzinfo=clock.TZ).replace(tzinfo=None)
         assert is_stale("2025-06-30", days=365) and not is_stale("2025-07-01", days=365)
     finally:
         monkeypatch.undo()

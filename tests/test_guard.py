@@ -40,7 +40,7 @@ BUTTONS = [{"title": "武汉市", "payload": '/inform{"region": "武汉市"}'},
            {"title": "临沂市", "payload": '/inform{"region": "临沂市"}'}]
 
 
-def run(coro: Any) -> Any:  # noqa: ANN401
+def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
@@ -171,7 +171,7 @@ class StandIn:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    async def __call__(self, message: Any) -> None:  # noqa: ANN401
+    async def __call__(self, message: Any) -> None:
         self.seen.append(message.text)
         buttons = BUTTONS if "助餐" in message.text else []
         payload = Reply("find_service").say("请问老人住在哪里？").payload() | {"buttons": buttons}
@@ -214,7 +214,7 @@ def rest(rest_server: tuple[str, StandIn], limits: None) -> tuple[str, StandIn]:
     return rest_server
 
 
-def say(url: str, sender: str, message: Any, **headers: str) -> requests.Response:  # noqa: ANN401
+def say(url: str, sender: str, message: Any, **headers: str) -> requests.Response:
     return requests.post(url, json={"sender": sender, "message": message}, headers=headers, timeout=10)
 
 
@@ -357,8 +357,8 @@ def test_kiosk_speech_per_address(kiosk_channel: KioskInput, espeak: str) -> Non
 # --- the console door -----------------------------------------------------------------------------------------
 
 
-def test_console_words_pass_the_guard(limits: None, monkeypatch: pytest.MonkeyPatch, server: Any,  # noqa: ANN401
-                                      alice: Any) -> None:  # noqa: ANN401
+def test_console_words_pass_the_guard(limits: None, monkeypatch: pytest.MonkeyPatch, server: Any,
+                                      alice: Any) -> None:
     from rasa.core.channels.channel import UserMessage
 
     import bot.console.channel as console
@@ -366,7 +366,7 @@ def test_console_words_pass_the_guard(limits: None, monkeypatch: pytest.MonkeyPa
     seen: list[str] = []
 
     class Recorded(UserMessage):
-        def __init__(self, text: str, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        def __init__(self, text: str, *args: Any, **kwargs: Any) -> None:
             seen.append(text)
             super().__init__(text, *args, **kwargs)
 
@@ -382,13 +382,13 @@ def test_console_words_pass_the_guard(limits: None, monkeypatch: pytest.MonkeyPa
 # --- the running bot ------------------------------------------------------------------------------------------
 
 
-def tracker(bot: Any, sender: str) -> list[dict]:  # noqa: ANN401
+def tracker(bot: Any, sender: str) -> list[dict]:
     r = requests.get(f"{bot.rasa_url}/conversations/{sender}/tracker", params={"token": bot.token}, timeout=10)
     r.raise_for_status()
     return r.json()["events"]
 
 
-def test_rasa_does_not_obey_typed_commands_and_buttons_still_work(bot: Any) -> None:  # noqa: ANN401
+def test_rasa_does_not_obey_typed_commands_and_buttons_still_work(bot: Any) -> None:
     from tools.eval import send
 
     sender = f"guard-e2e-{uuid.uuid4().hex[:8]}"
@@ -432,7 +432,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, list[
     class Instance(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args: Any) -> None:  # noqa: ANN401
+        def log_message(self, *args: Any) -> None:
             pass
 
         def _answer(self) -> None:

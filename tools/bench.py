@@ -53,6 +53,7 @@ def memory_kb(pid: int) -> dict[str, int]:
 
 
 def replay(base_url: str, turns: list[str], deadline: float) -> tuple[list[float], int]:
+    """Play one conversation's turns; the latency of each turn and the number of failed turns."""
     sender = f"bench-{uuid.uuid4().hex[:12]}"
     latencies, errors = [], 0
     with requests.Session() as http:
@@ -73,6 +74,7 @@ def replay(base_url: str, turns: list[str], deadline: float) -> tuple[list[float
 
 def run_level(base_url: str, conversations: list[list[str]], concurrency: int, count: int,
               max_seconds: float) -> dict:
+    """Replay conversations at one concurrency: turns/s, p50/p95/p99 latency, errors."""
     plan = [conversations[i % len(conversations)] for i in range(count)]
     deadline = time.monotonic() + max_seconds
     started = time.perf_counter()
@@ -99,6 +101,7 @@ def first_answer(base_url: str, started: float) -> float:
 
 
 def run_levels(base_url: str, conversations: list[list[str]], args: argparse.Namespace) -> list[dict]:
+    """run_level at each concurrency asked for."""
     levels = []
     for c in (int(x) for x in args.concurrency.split(",")):
         res = run_level(base_url, conversations, c, max(args.conversations, c), args.max_seconds)
@@ -109,6 +112,7 @@ def run_levels(base_url: str, conversations: list[list[str]], args: argparse.Nam
 
 
 def print_memory(mem: dict[str, dict[str, int]], other: dict[str, dict[str, int]] | None = None) -> int:
+    """Print the PSS/RSS of each serving process and return the total PSS in kB."""
     total = sum(m["pss_kb"] for m in mem.values())
     parts = ", ".join(f"{name} {m['pss_kb'] / 1024:.0f} MB" for name, m in mem.items())
     print(f"内存 (PSS): {parts}; 服务进程合计 {total / 1024:.0f} MB", flush=True)
@@ -118,6 +122,7 @@ def print_memory(mem: dict[str, dict[str, int]], other: dict[str, dict[str, int]
 
 
 def bench_single(model: Path, conversations: list[list[str]], args: argparse.Namespace) -> dict:
+    """The benchmark of one process (Rasa + action server on SQLite): levels, memory, cold start."""
     url = f"sqlite:///{VAR / 'bench.db'}"
     ensure_catalog(url)
     log("单进程：启动服务并开始压测（仅本机回环地址）…")
@@ -132,6 +137,7 @@ def bench_single(model: Path, conversations: list[list[str]], args: argparse.Nam
 
 
 def bench_scaleout(model: Path, conversations: list[list[str]], args: argparse.Namespace) -> dict:
+    """The benchmark of the scale-out layout (nginx, Rasa instances, PostgreSQL, Redis)."""
     from tools.scaleout import scaled
 
     log(f"横向扩展：启动 PostgreSQL、Redis、{args.instances} 个 Rasa 实例、动作服务器和 nginx…")
@@ -168,6 +174,7 @@ def check_targets(setup: dict) -> dict[str, bool]:
 
 
 def ratios(base: dict, other: dict) -> list[dict]:
+    """Scale-out figures relative to one process, per concurrency."""
     out = []
     for a, b in zip(base["levels"], other["levels"], strict=False):
         out.append({"concurrency": a["concurrency"],
@@ -201,6 +208,7 @@ def plot(setups: list[dict], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m tools.bench): run the benchmarks, check the targets, write reports/bench.json."""
     p = argparse.ArgumentParser(prog="python -m tools.bench")
     p.add_argument("--concurrency", default="1,10,20", help="逗号分隔的并发对话数")
     p.add_argument("--conversations", type=int, default=120, help="每一档回放的对话数")

@@ -74,6 +74,7 @@ def _timed(url: str, regions: Regions, calls: list[tuple], run: Callable[..., li
 
 
 def bench_database(url: str, points: int, queries: dict[str, list[tuple]], seed: int) -> dict:
+    """Time the catalog queries on one database: p50/p95/p99 per query kind."""
     meta = generated(url)
     fresh = meta is None or (meta["points"], meta["seed"]) != (points, seed)
     if fresh:
@@ -89,6 +90,7 @@ def bench_database(url: str, points: int, queries: dict[str, list[tuple]], seed:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m tools.bench_catalog): SQLite and PostgreSQL, reports/catalog_bench.json."""
     p = argparse.ArgumentParser(prog="python -m tools.bench_catalog")
     p.add_argument("--points", type=int, default=POINTS, help="合成服务点个数")
     p.add_argument("--queries", type=int, default=500, help="每种查询的次数")

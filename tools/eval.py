@@ -28,6 +28,8 @@ REGION_KEYS = {"district": "district", "city": "city", "province": "province"}
 
 @dataclass
 class Turn:
+    """One turn as the REST channel returned it: the custom payload, the texts, the time taken."""
+
     payload: dict | None
     texts: list[str]
     seconds: float
@@ -49,6 +51,7 @@ class Outcome:
 
 
 def send(base_url: str, sender: str, message: str, timeout: float = 30) -> Turn:
+    """Send one message through the REST channel and read the turn."""
     started = time.perf_counter()
     r = requests.post(f"{base_url}/webhooks/rest/webhook", json={"sender": sender, "message": message},
                       timeout=timeout)
@@ -115,6 +118,7 @@ def load_cases(path: Path) -> tuple[list[dict], list[dict]]:
 
 
 def run_single(base_url: str, case: dict) -> Outcome:
+    """Score one single-question case."""
     turn = send(base_url, f"eval-{uuid.uuid4().hex[:12]}", case["text"])
     kind = case.get("kind", "single")
     o = _outcome(case["text"], kind, case["expect"], turn, case.get("tier", ""))
@@ -126,6 +130,7 @@ def run_single(base_url: str, case: dict) -> Outcome:
 
 
 def run_dialogue(base_url: str, dialogue: dict) -> list[Outcome]:
+    """Score every turn of one dialogue, in one conversation."""
     sender = f"eval-{uuid.uuid4().hex[:12]}"
     out = []
     for n, t in enumerate(dialogue["turns"], 1):
@@ -135,6 +140,7 @@ def run_dialogue(base_url: str, dialogue: dict) -> list[Outcome]:
 
 
 def run(base_url: str, cases: list[dict], dialogues: list[dict], workers: int = 4) -> list[Outcome]:
+    """Score the cases and dialogues with a few workers."""
     with ThreadPoolExecutor(workers) as pool:
         singles = list(pool.map(lambda c: run_single(base_url, c), cases))
         turns = [o for d in pool.map(lambda d: run_dialogue(base_url, d), dialogues) for o in d]
@@ -156,6 +162,7 @@ def summary(outcomes: list[Outcome]) -> dict[str, float]:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of the values (0 for none)."""
     if not values:
         return 0.0
     values = sorted(values)
@@ -163,6 +170,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def report(outcomes: list[Outcome], show: int = 40) -> str:
+    """The scores as text: per task, per field, confusions, and the failures shown."""
     lines = ["task            pass/total  accuracy"]
     by_task: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
@@ -203,6 +211,7 @@ DEFAULT_FILES = [Path(f"tests/eval/{name}.yaml") for name in ("dev_cases", "dev_
 
 
 def evaluate(base_url: str, files: list[Path], show: int) -> bool:
+    """Score each file and print its report; True when every floor is met."""
     all_ok = True
     for path in files:
         cases, dialogues = load_cases(path)
@@ -213,6 +222,7 @@ def evaluate(base_url: str, files: list[Path], show: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m tools.eval): start the bot on free ports (or use --url) and score the sets."""
     p = argparse.ArgumentParser(prog="python -m tools.eval")
     p.add_argument("files", type=Path, nargs="*", default=DEFAULT_FILES)
     p.add_argument("--url", help="已在运行的机器人地址；不给则自己启动一个")

@@ -138,15 +138,18 @@ class Quoted(str):
 yaml.SafeDumper.add_representer(Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style='"'))
 
 
-def load(path: Path) -> Any:
+def load(path: Path) -> Any:  # noqa: ANN401 - whatever the YAML holds
+    """A YAML file's content."""
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def rnd(x: float, step: int) -> int:
+    """The value rounded to a multiple of step (at least step)."""
     return max(step, int(round(x / step)) * step)
 
 
 def km_between(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in kilometres."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lng2 - lng1) / 2) ** 2
     return 2 * KM_PER_DEG * 180 / math.pi * math.asin(math.sqrt(h))
@@ -154,6 +157,7 @@ def km_between(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 def jitter(lat: float, lng: float, radius_km: float, rng: random.Random) -> tuple[float, float]:
     # Uniform in a disc of 0.95 * MAX_FRAC * radius (margin for rounding), km -> degrees.
+    """A point near (lat, lng) within the district's radius."""
     r = 0.95 * MAX_FRAC * radius_km * math.sqrt(rng.random())
     a = rng.uniform(0, 2 * math.pi)
     dlat = r * math.cos(a) / KM_PER_DEG
@@ -162,6 +166,7 @@ def jitter(lat: float, lng: float, radius_km: float, rng: random.Random) -> tupl
 
 
 def factor(code: str) -> float:
+    """How a district's prices compare with central Wuhan (1.0)."""
     if code in WUHAN_CORE:
         return 1.0
     if code.startswith("4201"):
@@ -194,6 +199,7 @@ def price(cat: str, f: float, rng: random.Random) -> str | None:
 
 
 def items(names: list[str], f: float, rng: random.Random) -> list[dict[str, Any]]:
+    """Three to six of the equipment items with invented prices."""
     chosen = set(rng.sample(names, rng.randint(3, 6)))
     out = []
     for n in names:
@@ -219,6 +225,7 @@ def point(
     tax_items: list[str],
     rng: random.Random,
 ) -> dict[str, Any]:
+    """One demo service point (labelled 示例数据) of a category in a district."""
     code, dname = reg["code"], reg["name"]
     prefix, _, area = CITIES[city["code"]]
     # a road or a whole community (a town's 社区), never a house number
@@ -247,6 +254,7 @@ def point(
 
 
 def generate() -> None:
+    """Write the demo service point files."""
     regions = load(DATA / "regions.yaml")["regions"]
     tax = load(DATA / "taxonomy.yaml")
     places = load(ROOT / "tools" / "demo_places.yaml")["districts"]
@@ -302,6 +310,7 @@ def demo_problems(p: dict[str, Any]) -> list[str]:
 
 
 def check() -> None:
+    """Check the existing demo files: ids, districts, distance from the centre, phone format, rental items."""
     regions = {r["code"]: r for r in load(DATA / "regions.yaml")["regions"]}
     tax = load(DATA / "taxonomy.yaml")
     ids: set[str] = set()
@@ -340,6 +349,7 @@ def check() -> None:
 
 
 def main() -> int:
+    """Command line: generate the demo points, or --check them."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="only check the existing files")
     if not ap.parse_args().check:

@@ -97,6 +97,7 @@ def postgres(run_dir: Path, port: int) -> Iterator[str]:
 
 
 def postmaster_pid(run_dir: Path) -> int | None:
+    """The PID of the private PostgreSQL server, if it runs."""
     try:
         return int((run_dir / "pg" / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -105,6 +106,7 @@ def postmaster_pid(run_dir: Path) -> int | None:
 
 @contextmanager
 def redis(run_dir: Path, port: int) -> Iterator[subprocess.Popen]:
+    """A private redis-server on loopback for the duration of the block."""
     server = shutil.which("redis-server") or "/usr/bin/redis-server"
     proc = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -196,21 +198,26 @@ def too_fast_body() -> str:
 
 @dataclass
 class Nginx:
+    """The private nginx in front of the Rasa instances."""
+
     run_dir: Path
     port: int
     proc: subprocess.Popen | None = None
 
     @property
     def conf(self) -> Path:
+        """The nginx configuration file."""
         return self.run_dir / "nginx.conf"
 
     def write(self, upstream_ports: list[int]) -> None:
+        """Write the configuration for the upstream ports."""
         (self.run_dir / "nginx-tmp").mkdir(exist_ok=True)
         servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in upstream_ports)
         self.conf.write_text(NGINX_CONF.format(dir=self.run_dir, servers=servers, port=self.port, rate=NGINX_RATE,
                                                burst=NGINX_BURST, too_fast=too_fast_body()), encoding="utf-8")
 
     def start(self, upstream_ports: list[int]) -> None:
+        """Write the configuration and start nginx."""
         self.write(upstream_ports)
         self.proc = subprocess.Popen(
             [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(self.conf), "-p", str(self.run_dir),
@@ -228,6 +235,7 @@ class Nginx:
             time.sleep(0.5)
 
     def stop(self) -> None:
+        """Stop nginx."""
         if self.proc is not None:
             if self.proc.poll() is None:
                 os.kill(self.proc.pid, signal.SIGQUIT)  # graceful: finish the requests in flight
@@ -239,6 +247,8 @@ class Nginx:
 
 @dataclass
 class Cluster:
+    """The running scale-out layout: nginx, Rasa instances, action server, PostgreSQL, Redis."""
+
     url: str  # nginx: what clients use
     token: str
     database_url: str
@@ -252,13 +262,16 @@ class Cluster:
     ready: list[int] = field(default_factory=list)
 
     def rasa_url(self, i: int) -> str:
+        """The URL of Rasa instance i (bypassing nginx)."""
         return f"http://127.0.0.1:{self.rasa_ports[i]}"
 
     def serving_pids(self) -> dict[str, int]:
+        """The PIDs of the Rasa instances and the action server."""
         pids = {f"rasa-{i + 1}": p.pid for i, p in enumerate(self.rasa)} | {"actions": self.actions.pid}
         return pids
 
     def infrastructure_pids(self) -> dict[str, int]:
+        """The PIDs of Redis, nginx and PostgreSQL."""
         pids = {"redis": self.redis.pid}
         if self.nginx.proc is not None:
             pids["nginx"] = self.nginx.proc.pid
@@ -274,6 +287,7 @@ class Cluster:
         _stop(self.rasa[i])
 
     def restart_instance(self, i: int, timeout: float = 180) -> None:
+        """Stop Rasa instance i if it runs and start it again."""
         if self.rasa[i].poll() is None:
             self.stop_instance(i)
         self.rasa[i] = self.start_rasa(i)
@@ -333,7 +347,7 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
                  "--enable-api", f"--auth-token={token}", "--cors", f"http://127.0.0.1:{nginx.port}",
                  f"http://localhost:{nginx.port}"],
                 cwd=ROOT, env=env, start_new_session=True,
-                stdout=open(logs / f"rasa-{i + 1}.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                stdout=open(logs / f"rasa-{i + 1}.log", "ab"), stderr=subprocess.STDOUT,
             )
 
         actions = subprocess.Popen(
@@ -359,6 +373,7 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m tools.scaleout): run the layout on loopback until Ctrl-C."""
     p = argparse.ArgumentParser(prog="python -m tools.scaleout")
     p.add_argument("--instances", type=int, default=2, help="Rasa 实例数")
     p.add_argument("--port", type=int, default=int(os.environ.get("SCALEOUT_PORT", "8080")), help="nginx 端口")

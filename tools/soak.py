@@ -42,6 +42,7 @@ def windows(minutes: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def growth(before: float, after: float) -> float:
+    """Relative growth from before to after (0 when before is 0)."""
     return (after - before) / before if before else 0.0
 
 
@@ -114,6 +115,7 @@ def soak(base_url: str, pids: dict[str, int], conversations: list[list[str]], mi
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m tools.soak): run the bot for minutes, compare the first and last windows."""
     p = argparse.ArgumentParser(prog="python -m tools.soak")
     p.add_argument("--minutes", type=int, default=30, help="运行分钟数（第 1 分钟为预热）")
     p.add_argument("--concurrency", type=int, default=10, help="同时进行的对话数")

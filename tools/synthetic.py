@@ -42,6 +42,7 @@ META_KEY = "synthetic"
 
 
 def default_url(points: int) -> str:
+    """The SQLite file of a synthetic catalog of `points` points (under var/scale/)."""
     return f"sqlite:///{ROOT / 'var' / 'scale' / f'catalog-{points}.db'}"
 
 
@@ -162,6 +163,7 @@ def generated(url: str) -> dict | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m tools.synthetic): generate a synthetic catalog for benchmarks."""
     p = argparse.ArgumentParser(prog="python -m tools.synthetic", description="生成合成目录（仅供性能测试）")
     p.add_argument("--points", type=int, default=POINTS, help="服务点个数")
     p.add_argument("--url", help="目标数据库（默认 var/scale/catalog-<个数>.db）")

@@ -35,6 +35,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from typing_extensions import override
 
 from bot import guard
 from bot.channels import speech
@@ -89,10 +90,12 @@ class Place:
 
     @classmethod
     def from_env(cls) -> Place:
+        """The kiosk's place from KIOSK_REGION, KIOSK_LAT and KIOSK_LNG."""
         return cls.parse({"region": os.environ.get("KIOSK_REGION"), "lat": os.environ.get("KIOSK_LAT"),
                           "lng": os.environ.get("KIOSK_LNG")})
 
     def is_empty(self) -> bool:
+        """True when neither a region nor coordinates are set."""
         return self.region is None and self.lat is None
 
     def metadata(self) -> dict[str, Any]:
@@ -105,7 +108,7 @@ class Place:
         return out
 
 
-def _number(value: Any) -> float | None:
+def _number(value: Any) -> float | None:  # noqa: ANN401 - untrusted values of any type
     try:
         x = float(str(value).strip())
     except (TypeError, ValueError):
@@ -113,7 +116,7 @@ def _number(value: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _seconds(value: Any, default: float, low: float, high: float) -> float:
+def _seconds(value: Any, default: float, low: float, high: float) -> float:  # noqa: ANN401 - as _number
     x = _number(value)
     return default if x is None else min(max(x, low), high)
 
@@ -138,10 +141,12 @@ def speech_text(text: str) -> str:
 class KioskInput(InputChannel):
     """The kiosk page and the few endpoints it calls."""
 
+    @override
     @classmethod
     def name(cls) -> str:
         return "kiosk"
 
+    @override
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> KioskInput:
         return cls(**{k: v for k, v in (credentials or {}).items()
@@ -169,6 +174,7 @@ class KioskInput(InputChannel):
     # --- settings the page starts with ------------------------------------------------------------------------
 
     def page_config(self) -> dict[str, Any]:
+        """The settings the page reads: its place, the hotline, whether the server can speak."""
         return {
             "region": self.place.region, "lat": self.place.lat, "lng": self.place.lng,
             "idleSeconds": self.idle_seconds, "countdownSeconds": self.countdown_seconds,
@@ -177,12 +183,14 @@ class KioskInput(InputChannel):
         }
 
     def page(self) -> str:
+        """The kiosk page with its settings injected (escaped) and security headers."""
         html = (STATIC / "index.html").read_text(encoding="utf-8")
         data = json.dumps(self.page_config(), ensure_ascii=False).replace("<", "\\u003c")
         return html.replace(CONFIG_MARK, f'<script id="kiosk-config" type="application/json">{data}</script>', 1)
 
     # --- HTTP -------------------------------------------------------------------------------------------------
 
+    @override
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         bp = Blueprint("kiosk_webhook", __name__)
 
@@ -272,7 +280,7 @@ class KioskInput(InputChannel):
         except TimeoutError:
             logger.warning("kiosk: the bot took over %.0f s", self.timeout_seconds)
             return 504, {"error": "slow"}
-        except Exception:  # noqa: BLE001 - any failure of the bot is the page's "not reachable" state
+        except Exception:  # any failure of the bot is the page's "not reachable" state
             logger.exception("kiosk: the bot failed")
             return 502, {"error": "bot"}
         if not collector.messages:

@@ -17,6 +17,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
+from typing_extensions import override
 
 from bot import guard
 
@@ -28,10 +29,14 @@ BAD_SENDER = f"sender 应为不超过 {MAX_SENDER} 个字符的字符串"
 
 
 class GuardedRestInput(RestInput):
+    """Rasa's REST channel behind the guard (credentials.yml names it as the rest channel)."""
+
+    @override
     @classmethod
     def name(cls) -> str:
         return "rest"
 
+    @override
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = super().blueprint(guard.remembering(on_new_message, self.name()))
 

@@ -15,6 +15,7 @@ _PHONE = re.compile(r"(?<!\d)(?:0\d{2,3}[-－ ]?\d{7,8}|1[3-9]\d{9})(?!\d)")
 
 @lru_cache(maxsize=1)
 def settings() -> dict:
+    """The read-aloud settings of speech.yml (voice, cue words)."""
     return yaml.safe_load(DATA.read_text(encoding="utf-8"))
 
 

@@ -1,7 +1,7 @@
 """Console administration.
 
-    python -m bot.console add-user NAME          # asks for the password twice (or reads one line from stdin)
-    python -m bot.console export-corrections [--out FILE]
+python -m bot.console add-user NAME          # asks for the password twice (or reads one line from stdin)
+python -m bot.console export-corrections [--out FILE]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from bot.console.service import add_user, export_corrections
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line (python -m bot.console): add-user, export-corrections; see --help."""
     parser = argparse.ArgumentParser(prog="python -m bot.console", description="银龄助手话务员控制台管理")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_add = sub.add_parser("add-user", help="创建话务员账号（已存在则重设密码）")

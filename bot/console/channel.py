@@ -39,6 +39,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from typing_extensions import override
 
 from bot.console import service as svc
 from bot.console.models import Answer, create_tables
@@ -81,6 +82,7 @@ class RasaAPI:
         self.base, self.token = base, token
 
     async def append_events(self, sender: str, events: list[dict], base: str) -> None:
+        """Append events to a conversation's tracker through Rasa's HTTP API."""
         url = f"{(self.base or base).rstrip('/')}/conversations/{sender}/tracker/events"
         params = {"token": self.token or api_token() or "", "include_events": "NONE"}
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http, \
@@ -90,12 +92,14 @@ class RasaAPI:
 
 
 class Denied(Exception):
+    """A request refused with an HTTP status and a short error code."""
+
     def __init__(self, status: int, error: str) -> None:
         super().__init__(error)
         self.status, self.error = status, error
 
 
-def _json(body: Any, status: int = 200, **headers: str) -> HTTPResponse:
+def _json(body: object, status: int = 200, **headers: str) -> HTTPResponse:
     return response.json(body, status=status, headers={**SECURITY_HEADERS, **headers}, ensure_ascii=False)
 
 
@@ -111,7 +115,7 @@ def _body(request: Request) -> dict:
     return data
 
 
-def _text(value: Any, limit: int = MAX_TEXT) -> str:
+def _text(value: object, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise Denied(400, "bad text")
     return value.strip()
@@ -130,10 +134,12 @@ def _fields(data: dict) -> dict:
 class ConsoleInput(InputChannel):
     """The operators' console page and its JSON API."""
 
+    @override
     @classmethod
     def name(cls) -> str:
         return "console"
 
+    @override
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> ConsoleInput:
         c = credentials or {}
@@ -141,7 +147,8 @@ class ConsoleInput(InputChannel):
                    secure_cookies=bool(c.get("secure_cookies")))
 
     def __init__(self, rasa_api: RasaAPI | None = None, url: str | None = None, limiter: RateLimiter | None = None,
-                 wechat: Any = None, secure_cookies: bool = False, session_hours: float = svc.SESSION_HOURS) -> None:
+                 wechat: Any = None,  # noqa: ANN401 - a WeChatAPI, or a stand-in in tests
+                 secure_cookies: bool = False, session_hours: float = svc.SESSION_HOURS) -> None:
         self.url = url
         self.rasa_api = rasa_api or RasaAPI()
         self.limiter = limiter or RateLimiter()
@@ -153,6 +160,7 @@ class ConsoleInput(InputChannel):
     # --- helpers ------------------------------------------------------------------------------------------------
 
     def db(self):
+        """A session on the console's database (its tables created on first use)."""
         if not self._tables:
             create_tables(self.url)
             self._tables = True
@@ -168,7 +176,7 @@ class ConsoleInput(InputChannel):
                 c = WeChatConfig.from_env()
                 self._wechat = WeChatAPI(c.api_base, c.appid, c.appsecret, c.redis_url) if c.appid and c.appsecret \
                     else False
-            except Exception:  # noqa: BLE001 - without it answers are recorded only
+            except Exception:  # without it answers are recorded only
                 logger.exception("console: WeChat API unavailable")
                 self._wechat = False
         return self._wechat or None
@@ -213,7 +221,8 @@ class ConsoleInput(InputChannel):
 
     # --- HTTP ---------------------------------------------------------------------------------------------------
 
-    def blueprint(self, on_new_message: Handler) -> Blueprint:  # noqa: C901 - one route table
+    @override
+    def blueprint(self, on_new_message: Handler) -> Blueprint:
         bp = Blueprint("console_webhook", __name__)
         guard = self.guard
 
@@ -310,7 +319,7 @@ class ConsoleInput(InputChannel):
                 await asyncio.wait_for(on_new_message(msg), TURN_TIMEOUT)
             except TimeoutError:
                 return _json({"error": "slow", "call_id": call_id}, 504)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("console: the bot failed")
                 return _json({"error": "bot", "call_id": call_id}, 502)
             payload: dict[str, Any] = next((m["custom"] for m in collector.messages
@@ -500,7 +509,7 @@ class ConsoleInput(InputChannel):
             if agent is not None:
                 try:
                     parse = await agent.parse_message(said)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     logger.exception("console: parse failed")
         intent = parse.get("intent") or {}
         ranking = [{"name": r.get("name"), "confidence": r.get("confidence")}

@@ -16,10 +16,13 @@ Base = declarative_base()
 
 
 def utcnow() -> datetime:
+    """The current UTC time without tzinfo, as the console's DateTime columns store it."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Operator(Base):
+    """A console user (scrypt password hash; inactive users cannot log in)."""
+
     __tablename__ = "console_users"
     id = Column(Integer, primary_key=True)
     name = Column(String(64), unique=True, nullable=False)
@@ -29,6 +32,8 @@ class Operator(Base):
 
 
 class LoginSession(Base):
+    """A login session: the hash of its cookie token and when it expires."""
+
     __tablename__ = "console_sessions"
     id = Column(Integer, primary_key=True)
     token_hash = Column(String(64), unique=True, nullable=False)   # sha256 of the cookie value
@@ -39,6 +44,8 @@ class LoginSession(Base):
 
 
 class Claim(Base):
+    """An operator's claim on a handed-off conversation, until resolved."""
+
     __tablename__ = "console_claims"
     sender_id = Column(String(255), primary_key=True)
     operator = Column(String(64), nullable=False)
@@ -47,6 +54,8 @@ class Claim(Base):
 
 
 class Answer(Base):
+    """What an operator answered a handed-off user, and how it was delivered."""
+
     __tablename__ = "console_answers"
     id = Column(Integer, primary_key=True)
     sender_id = Column(String(255), nullable=False, index=True)
@@ -58,6 +67,8 @@ class Answer(Base):
 
 
 class Correction(Base):
+    """An operator's correction of what the bot understood, exported as a development case."""
+
     __tablename__ = "console_corrections"
     id = Column(Integer, primary_key=True)
     operator = Column(String(64), nullable=False)
@@ -69,6 +80,8 @@ class Correction(Base):
 
 
 class AuditEntry(Base):
+    """One audited operator action."""
+
     __tablename__ = "console_audit"
     id = Column(Integer, primary_key=True)
     at = Column(DateTime, nullable=False, default=utcnow, index=True)
@@ -80,4 +93,5 @@ class AuditEntry(Base):
 
 
 def create_tables(url: str | None = None) -> None:
+    """Create the console's tables if they do not exist."""
     Base.metadata.create_all(get_engine(url))

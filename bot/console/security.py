@@ -19,6 +19,7 @@ def _b64(b: bytes) -> str:
 
 
 def hash_password(password: str) -> str:
+    """A salted scrypt hash of a password."""
     salt = secrets.token_bytes(16)
     key = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=DKLEN,
                          maxmem=128 * 1024 * 1024)
@@ -26,6 +27,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """True when the password matches the stored scrypt hash (constant-time comparison)."""
     try:
         kind, n, r, p, salt, key = stored.split("$")
         if kind != "scrypt":
@@ -42,6 +44,7 @@ DUMMY_HASH = None  # computed lazily: unknown users cost as much time as known o
 
 
 def dummy_verify(password: str) -> None:
+    """Spend the time of one verification, so an unknown user name answers as slowly as a wrong password."""
     global DUMMY_HASH
     if DUMMY_HASH is None:
         DUMMY_HASH = hash_password("not-a-real-password")
@@ -49,10 +52,12 @@ def dummy_verify(password: str) -> None:
 
 
 def new_token() -> str:
+    """A random session token for the cookie."""
     return secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:
+    """The hash a session token is stored under (the token itself is never stored)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -80,10 +85,12 @@ class RateLimiter:
         return int(wait) + 1 if wait else 0
 
     def fail(self, *keys: str) -> None:
+        """Count a failed login for each key."""
         for k in keys:
             self._recent(k).append(self.clock())
 
     def reset(self, *keys: str) -> None:
+        """Forget the failures of each key (after a successful login)."""
         for k in keys:
             self._fails.pop(k, None)
 
@@ -107,4 +114,5 @@ def mask(text: str) -> str:
 
 
 def has_personal_numbers(text: str) -> bool:
+    """True when the text holds a phone, ID or bank card number (what mask hides)."""
     return mask(text) != text

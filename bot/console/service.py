@@ -41,6 +41,7 @@ def add_user(name: str, password: str, url: str | None = None) -> None:
 
 
 def password_hash_of(s: Session, name: str) -> str | None:
+    """The stored password hash of an active operator, or None."""
     user = s.scalar(select(Operator).where(Operator.name == name, Operator.active.is_(True)))
     return user.password_hash if user else None
 
@@ -55,6 +56,7 @@ def open_session(s: Session, operator: str, hours: float = SESSION_HOURS) -> tup
 
 
 def find_session(s: Session, token: str | None) -> LoginSession | None:
+    """The login session of a cookie token, if it exists and has not expired."""
     if not token:
         return None
     row = s.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash(token)))
@@ -64,15 +66,18 @@ def find_session(s: Session, token: str | None) -> LoginSession | None:
 
 
 def close_session(s: Session, token: str) -> None:
+    """End the login session of a token."""
     s.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash(token)))
 
 
 def audit(s: Session, operator: str | None, action: str, target: str | None = None,
           detail: dict | None = None, ip: str | None = None) -> None:
+    """Record what an operator did (the audit log)."""
     s.add(AuditEntry(operator=operator, action=action, target=target, detail=detail or {}, ip=ip))
 
 
 def audit_log(s: Session, limit: int = 200) -> list[dict]:
+    """The latest audit entries, newest first."""
     rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
     return [{"id": r.id, "at": r.at.isoformat(timespec="seconds") + "Z", "operator": r.operator,
              "action": r.action, "target": r.target, "detail": r.detail, "ip": r.ip} for r in rows]
@@ -83,10 +88,12 @@ def audit_log(s: Session, limit: int = 200) -> list[dict]:
 
 @lru_cache(maxsize=1)
 def taxonomy() -> dict:
+    """The catalog's taxonomy file as it is (categories, topics, items)."""
     return yaml.safe_load((DATA_DIR / "taxonomy.yaml").read_text(encoding="utf-8"))
 
 
 def meta(s: Session) -> dict:
+    """What the console's forms offer: categories, topics, items and regions by level."""
     tax = taxonomy()
     regions = Regions(s)
     by_level: dict[str, list] = {}
@@ -118,12 +125,14 @@ SMS_STATUS = {"planned": "（规划建设中，是否建成请先电话核实）
 
 
 def sms_for_point(p: dict) -> dict:
+    """An SMS about a service point (name, status note, address, phone) and its 70-character segments."""
     note = SMS_STATUS.get(p.get("status") or "", "" if p.get("verified") else "（示例数据，请电话核实）")
     body = f"{p.get('name') or ''}{note}，地址：{p.get('address') or ''}，电话：{p.get('phone') or ''}"
     return {"text": body, "segments": sms_segments(body)}
 
 
 def sms_for_policy(p: dict) -> dict:
+    """An SMS about a policy (title, materials, where, phone) and its segments."""
     materials = "、".join(p.get("materials") or [])
     note = SMS_STATUS.get(p.get("status") or "", "")
     body = f"{p.get('title')}{note}：带{materials}，到{p.get('where') or '社区'}办理，咨询{p.get('phone') or '12345'}"
@@ -131,10 +140,12 @@ def sms_for_policy(p: dict) -> dict:
 
 
 def with_sms(items: list[dict]) -> list[dict]:
+    """The points, each with its SMS."""
     return [{**i, "sms": sms_for_point(i)} for i in items]
 
 
 def resolve_place(regions: Regions, name: str | None):
+    """The place a name given in a form stands for, or None."""
     name = (name or "").strip()
     return regions.resolve(name) if name else None
 
@@ -164,6 +175,7 @@ SORTS = {"name", "district", "distance", "verified"}
 def search_services(s: Session, category: str | None = None, district: str | None = None, item: str | None = None,
                     q: str | None = None, near: str | None = None, sort: str | None = None,
                     limit: int = 50) -> dict:
+    """The catalog search: category, district, item, words, near a place, sorted; an error for an unknown place."""
     regions = Regions(s)
     place = resolve_place(regions, district)
     if district and place is None:
@@ -203,6 +215,7 @@ def _district_code(regions: Regions, row: dict) -> str | None:
 
 
 def search_policies(s: Session, topic: str | None = None, region: str | None = None) -> list[dict]:
+    """Policies by topic and region (every level that covers the region), or all."""
     regions = Regions(s)
     place = resolve_place(regions, region)
     if topic and place:
@@ -252,6 +265,7 @@ def source_context(source: dict, around: int = 300) -> dict | None:
 
 
 def policy_with_source(s: Session, policy_id: str) -> dict | None:
+    """One policy with its SMS and the source text around its quote."""
     p = s.get(Policy, policy_id)
     if p is None:
         return None
@@ -298,6 +312,7 @@ def handoff_states(s: Session) -> dict[str, tuple[bool, float]]:
 
 
 def conversation_events(s: Session, sender: str) -> list[dict]:
+    """A conversation's events from the tracker store, oldest first."""
     if not _events_table_exists(s):
         return []
     rows = s.execute(text("SELECT data FROM events WHERE sender_id = :sid ORDER BY id"), {"sid": sender})
@@ -311,6 +326,7 @@ def conversation_events(s: Session, sender: str) -> list[dict]:
 
 
 def channel_of(events: list[dict]) -> str | None:
+    """The channel of a conversation's latest user message."""
     for ev in reversed(events):
         if ev.get("event") == "user" and ev.get("input_channel"):
             return ev["input_channel"]
@@ -339,10 +355,12 @@ def transcript(events: list[dict], reveal: bool = False) -> list[dict]:
 
 
 def claims(s: Session) -> dict[str, Claim]:
+    """Every claim on a handed-off conversation, by sender."""
     return {c.sender_id: c for c in s.scalars(select(Claim))}
 
 
 def list_handoffs(s: Session) -> list[dict]:
+    """Conversations waiting for a person, oldest first, with masked last words and who has claimed them."""
     states = handoff_states(s)
     open_ = {sid: ts for sid, (on, ts) in states.items() if on and not sid.startswith(CONSOLE_SENDER_PREFIX)}
     taken = claims(s)
@@ -374,11 +392,13 @@ def claim(s: Session, sender: str, operator: str) -> str | None:
 
 
 def claim_holder(s: Session, sender: str) -> str | None:
+    """The operator who holds an open claim on a conversation, or None."""
     c = s.get(Claim, sender)
     return c.operator if c is not None and c.resolved_at is None else None
 
 
 def mark_resolved(s: Session, sender: str) -> None:
+    """Close the claim on a conversation."""
     c = s.get(Claim, sender)
     if c is not None:
         c.resolved_at = utcnow()
@@ -405,6 +425,7 @@ def expectation(s: Session, fields: dict) -> dict:
 
 
 def add_correction(s: Session, operator: str, said: str, bot: dict, fields: dict, note: str | None = None) -> int:
+    """Store an operator's correction of what the bot understood; returns its id."""
     expect = expectation(s, fields)
     if not expect.get("task"):
         raise ValueError("task is required")
@@ -415,6 +436,7 @@ def add_correction(s: Session, operator: str, said: str, bot: dict, fields: dict
 
 
 def corrections(s: Session) -> list[dict]:
+    """Every stored correction, oldest first."""
     rows = s.scalars(select(Correction).order_by(Correction.id))
     return [{"id": r.id, "operator": r.operator, "text": r.text, "bot": r.bot, "expect": r.expect,
              "note": r.note, "at": r.at.isoformat(timespec="seconds") + "Z"} for r in rows]

@@ -1,0 +1,1 @@
+"""Rasa NLU components: normalization and keyword intents from the language layer."""

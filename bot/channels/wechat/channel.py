@@ -20,6 +20,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from typing_extensions import override
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot import guard
@@ -45,12 +46,17 @@ Handler = Callable[[UserMessage], Awaitable[Any]]
 
 
 class WeChatInput(InputChannel):
+    """The WeChat official account's webhook: signed, encrypted XML in, a passive reply or customer-service messages
+    out."""
+
     followup_delay = 0.5  # seconds between a passive first part and the customer-service rest
 
+    @override
     @classmethod
     def name(cls) -> str:
         return "wechat"
 
+    @override
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
         return cls(WeChatConfig.from_env())
@@ -77,6 +83,7 @@ class WeChatInput(InputChannel):
 
     # --- HTTP ---------------------------------------------------------------------------------------------
 
+    @override
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         bp = Blueprint("wechat_webhook", __name__)
 

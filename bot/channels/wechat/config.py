@@ -19,6 +19,8 @@ DEFAULT_DEADLINE = 4.5        # seconds; WeChat gives up after 5 and retries
 
 @dataclass
 class WeChatConfig:
+    """The WeChat channel's settings (WECHAT_* environment variables)."""
+
     token: str = ""
     appid: str = ""
     appsecret: str = ""
@@ -31,6 +33,7 @@ class WeChatConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WeChatConfig:
+        """The settings from the environment (or the given mapping), trimmed and bounded."""
         env = os.environ if env is None else env
         try:
             deadline = float(env.get("WECHAT_REPLY_DEADLINE") or DEFAULT_DEADLINE)

@@ -22,11 +22,14 @@ _DIGITS = re.compile(r"^\s*(\d{1,2})\s*[。.！!]?\s*$")
 
 @dataclass
 class Rendered:
+    """One WeChat text and the buttons its numbers stand for."""
+
     text: str
     buttons: list[dict[str, str]] = field(default_factory=list)
 
 
 def render(messages: list[dict[str, Any]]) -> Rendered:
+    """The bot's messages of a turn as one WeChat text: texts, cards not already named, numbered options."""
     texts, buttons, custom = [], [], None
     for m in messages:
         if m.get("text"):
@@ -63,6 +66,7 @@ def card(item: dict[str, Any]) -> str:
 
 
 def options(buttons: list[dict[str, str]]) -> str:
+    """The numbered options of the buttons ("回复 1：…")."""
     if not buttons:
         return ""
     return "\n".join([OPTIONS_HEAD, *(f"回复 {n}：{b['title']}" for n, b in enumerate(buttons, 1))])

@@ -20,6 +20,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from typing_extensions import override
+
 logger = logging.getLogger(__name__)
 
 TURN_TTL = 600.0          # seconds a message's answer is kept for retries and replays (> the timestamp window)
@@ -35,6 +37,8 @@ Buttons = list[dict[str, str]]
 
 
 class State(Protocol):
+    """What the WeChat channel shares between its requests (and instances): message claims, answers, options."""
+
     lease: float
 
     async def claim(self, key: str) -> bool:
@@ -75,12 +79,12 @@ class _Expiring:
                 break
             self.items.popitem(last=False)
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str) -> Any:  # noqa: ANN401 - whatever was put
         self._prune()
         entry = self.items.get(key)
         return None if entry is None else entry[1]
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: Any) -> None:  # noqa: ANN401 - any value
         self.items.pop(key, None)
         self.items[key] = (time.monotonic(), value)
         self._prune()
@@ -95,7 +99,7 @@ class _Turn:
     delivery: str | None = None
 
 
-class MemoryState:
+class MemoryState(State):
     """The state in this process: lost on restart, not shared with other processes."""
 
     lease = TURN_LEASE
@@ -111,22 +115,27 @@ class MemoryState:
             self._turns.put(key, turn)
         return turn
 
+    @override
     async def claim(self, key: str) -> bool:
         if self._turns.get(key) is not None:
             return False
         self._turns.put(key, _Turn())
         return True
 
+    @override
     async def renew(self, key: str) -> None:
         return None  # a claim lives as long as the process
 
+    @override
     async def publish(self, key: str, parts: list[str]) -> None:
         self._turn(key).parts = parts
 
+    @override
     async def answer(self, key: str) -> list[str] | None:
         turn = self._turns.get(key)
         return None if turn is None else turn.parts
 
+    @override
     async def deliver(self, key: str, how: str) -> str | None:
         turn = self._turn(key)
         if turn.delivery is not None:
@@ -134,9 +143,11 @@ class MemoryState:
         turn.delivery = how
         return None
 
+    @override
     async def buttons(self, openid: str) -> Buttons:
         return self._buttons.get(openid) or []
 
+    @override
     async def remember_buttons(self, openid: str, buttons: Buttons) -> None:
         if buttons:
             self._buttons.put(openid, buttons)
@@ -144,7 +155,7 @@ class MemoryState:
             self._buttons.pop(openid)
 
 
-class RedisState:
+class RedisState(State):
     """The state in Redis, shared by every instance. Keys are hashed: no OpenID or MsgId is stored in clear."""
 
     def __init__(self, url: str, prefix: str = "yinling:wechat", lease: float = TURN_LEASE) -> None:
@@ -174,13 +185,16 @@ class RedisState:
                            type(exc).__name__, REDIS_PAUSE)
             return fallback
 
+    @override
     async def claim(self, key: str) -> bool:
         took = self.client.set(self._key("turn", key), self.owner, nx=True, px=int(self.lease * 1000))
         return bool(await self._safe("claim", took, True))
 
+    @override
     async def renew(self, key: str) -> None:
         await self._safe("renew", self.client.pexpire(self._key("turn", key), int(self.lease * 1000)), None)
 
+    @override
     async def publish(self, key: str, parts: list[str]) -> None:
         async def store() -> None:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -190,10 +204,12 @@ class RedisState:
 
         await self._safe("publish", store(), None)
 
+    @override
     async def answer(self, key: str) -> list[str] | None:
         stored = await self._safe("answer", self.client.get(self._key("answer", key)), None)
         return None if stored is None else json.loads(stored)
 
+    @override
     async def deliver(self, key: str, how: str) -> str | None:
         async def decide() -> str | None:
             name = self._key("delivery", key)
@@ -204,10 +220,12 @@ class RedisState:
 
         return await self._safe("delivery", decide(), None)
 
+    @override
     async def buttons(self, openid: str) -> Buttons:
         stored = await self._safe("options", self.client.get(self._key("buttons", openid)), None)
         return json.loads(stored) if stored is not None else []
 
+    @override
     async def remember_buttons(self, openid: str, buttons: Buttons) -> None:
         name = self._key("buttons", openid)
         op = (self.client.set(name, json.dumps(buttons, ensure_ascii=False), ex=int(BUTTONS_TTL)) if buttons
