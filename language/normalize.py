@@ -29,6 +29,7 @@ _NUMERAL = re.compile(f"[{NUMERAL_CHARS}]+")
 _SPACED_NUMERAL = re.compile(rf"[{NUMERAL_CHARS}](?:\s*[{NUMERAL_CHARS}])*")
 _DIGITS = dict(zip("零〇一二三四五六七八九", "00123456789", strict=True))
 _T2S = OpenCC("t2s")
+_REGION_ENDS = "省市区县"
 
 
 def chinese_number(s: str) -> int | None:
@@ -128,7 +129,8 @@ def fix_homophones(text: str) -> str:
     """Replace a run of characters that sounds like a catalog word but is written otherwise.
 
     Three or more characters: same syllables. Two characters: same syllables and tones, and neither the pair
-    nor either character with its outer neighbour is a word of its own ("主餐", "住浴室" stay).
+    nor either character with its outer neighbour is a word of its own ("主餐", "住浴室" stay). A region's name
+    only with its 省/市/区/县 written ("乔口区" is 硚口区; "临沂适老化" is 临沂 + 适老化, not 临沂市 + 老化).
     """
     index = _catalog_words()
     plain, toned = lazy_pinyin(list(text)), lazy_pinyin(list(text), style=Style.TONE3)
@@ -138,6 +140,7 @@ def fix_homophones(text: str) -> str:
             n = len(key)
             sounds = toned if n == 2 else plain
             if (tuple(sounds[i:i + n]) == key and re.fullmatch(f"[{CJK}]+", text[i:i + n])
+                    and (word[-1] not in _REGION_ENDS or text[i + n - 1] == word[-1])
                     and (n > 2 or text[i:i + n] == word or _is_typo(text, i, word))):
                 out.append(word)
                 i += n
