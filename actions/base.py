@@ -46,13 +46,13 @@ class CatalogAction(Action, ABC):
             log.exception("catalog unavailable in %s", self.name())
             reply, events = self.apology(tracker), []
         loop = tracker.active_loop.get("name")
-        if loop and self.task in ENDS_FORM:
+        if loop and reply.task in ENDS_FORM:
             # An emergency or a hand-over ends the eligibility form.
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
         elif loop and self.task != "eligibility":
             # A side question: answered, then the form asks its own question again and waits for the answer.
             slot = tracker.get_slot("requested_slot")
-            if slot:
+            if slot and reply.task != "eligibility":
                 reply.say(t("resume_form", question=t("ask_region" if slot == "region_code" else f"ask_{slot}")))
             events += [ActiveLoop(loop), FollowupAction("action_listen")]
         reply.send(dispatcher)

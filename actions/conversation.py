@@ -26,7 +26,7 @@ from actions.context import (
     remember,
     text,
 )
-from actions.eligibility import answer_eligibility
+from actions.eligibility import answer_eligibility, answers_the_form, ask_reply
 from actions.policies import answer_policy, answer_policy_detail
 from actions.services import answer_point_detail, answer_service, ask_place, category_buttons
 from catalog.query import Regions
@@ -185,6 +185,17 @@ def understood(tracker: Tracker, session: Session, regions: Regions,
     """An answer for a message the classifier was unsure of, when its words say what it is: a question about the
     last answer, or a service or policy named (catalog words) or described (language/concepts.yml)."""
     message = text(tracker)
+    slot = tracker.get_slot("requested_slot")
+    if tracker.active_loop.get("name") and slot and answers_the_form(intent(tracker), message):
+        reply = ask_reply(tracker, slot)  # an answer to the form's question that could not be read: ask again
+        reply.place = state.place(regions)
+        reply.texts.insert(0, t("form_unclear"))
+        return reply, []
+    place = mentioned_place(tracker, regions)
+    if place and state.last_task == "find_service" and state.category:  # the place the bot asked for
+        return answer_service(session, regions, state.category, place, state.item)
+    if place and state.last_task == "policy" and state.topic:
+        return answer_policy(session, regions, state.topic, place)
     if state.last_task == "policy" and aspect(message):
         return answer_policy_detail(tracker, session, regions, state)
     if state.last_task == "find_service" and state.last_items and (ordinal(message) or aspect(message)):

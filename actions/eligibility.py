@@ -81,7 +81,8 @@ class ValidateEligibilityForm(FormValidationAction):
         return {"economic": value} if value else {}
 
 
-def _ask_reply(tracker: Tracker, slot: str) -> Reply:
+def ask_reply(tracker: Tracker, slot: str) -> Reply:
+    """The form's question for a slot, with its buttons."""
     reply = Reply("eligibility", ask=ASKS[slot])
     if slot == "region_code":
         reply.buttons = region_buttons()
@@ -99,7 +100,7 @@ def _make_ask_action(slot: str) -> type[Action]:
             return f"action_ask_{slot}"
 
         def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
-            reply = _ask_reply(tracker, slot)
+            reply = ask_reply(tracker, slot)
             code = tracker.get_slot("region_code")
             reply.place = regions.place(code) if code else None
             return reply, []
@@ -164,5 +165,5 @@ class ActionEligibility(CatalogAction):
         code = tracker.get_slot("region_code")
         place = regions.place(code) if code else None
         if place is None:
-            return _ask_reply(tracker, "region_code"), []
+            return ask_reply(tracker, "region_code"), []
         return answer_eligibility(tracker, session, regions, place)

@@ -26,6 +26,7 @@ from actions.context import (
 from actions.services import answer_service, ask_place, fact_lines, region_buttons
 from catalog.lexicon import load_taxonomy
 from catalog.query import Place, Regions, category_facts, get_policy, policies_for
+from language.concepts import concept_needs
 from replies import Reply, t, templates
 from replies.status import level_label, status_line, status_short
 
@@ -119,7 +120,8 @@ class ActionPolicy(CatalogAction):
         topic = topic or "care_subsidy"
         item = mentioned_item(tracker)
         needs = mentioned_needs(text(tracker))
-        if item and wants_rental(text(tracker)) and needs[:1] == ["find_equipment_rental"]:
+        if item and wants_rental(text(tracker)) and needs[:1] == ["find_equipment_rental"] \
+                and "reimburse" not in concept_needs(text(tracker)):  # "…的钱能报吗" stays the policy
             # "防滑洗澡椅哪里能借" is a rental; "长护险能不能报租护理床的钱" stays a policy question
             return answer_service(session, regions, "equipment_rental", current_place(tracker, regions, state), item)
         if mentioned_place(tracker, regions) is None and (problem := place_problem(text(tracker), regions)):

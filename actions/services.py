@@ -29,7 +29,7 @@ from catalog.freshness import is_stale
 from catalog.lexicon import covered_cities, load_taxonomy
 from catalog.models import as_date
 from catalog.query import Place, Regions, category_facts, find_services, get_service, nearest_services
-from language.concepts import concept_item, rents
+from language.concepts import catalog_needs, concept_item, rents
 from language.numbers import position_index
 from replies import Button, Reply, button, intent_payload, t, templates
 from replies.status import level_label, point_status_note, status_short
@@ -152,7 +152,8 @@ class ActionFindService(CatalogAction):
         item = mentioned_item(tracker)
         message = text(tracker)
         needs = mentioned_needs(message)
-        if len(needs) > 1 and name in needs and needs[0].startswith(SERVICE_PREFIX):
+        if len(needs) > 1 and name in needs and needs[0] in catalog_needs(message, now_only=True) \
+                and (needs[0] != "find_equipment_rental" or wants_rental(message)):  # an item can be a condition
             category = needs[0].removeprefix(SERVICE_PREFIX)  # several needs: answer the first, offer the rest
         if item and wants_rental(message) and needs[:1] == ["find_equipment_rental"]:
             category = "equipment_rental"  # "想租个洗澡凳": renting comes first, whatever the service words

@@ -1,4 +1,7 @@
-"""Things and needs described by what they do (concepts.yml): "能把床头摇高的床" is a 护理床, "天天有人送饭来" is meal."""
+"""Things and needs described by what they do (concepts.yml).
+
+"能把床头摇高的床" is a 护理床, "天天有人送饭来" is meal.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from catalog.lexicon import load_taxonomy
+from language.safety import about_now
 
 DATA = Path(__file__).with_name("concepts.yml")
 
@@ -19,11 +23,11 @@ def _data() -> dict:
 
 
 def _score(groups: list[list[str]], text: str) -> int:
-    """Characters of the words found; 0 unless every group finds one."""
-    found = [[w for w in words if w in text] for words in groups]
+    """Characters of the words found, those of the first group (what it is) twice; 0 unless every group finds one."""
+    found = [{w for w in words if w in text} for words in groups]
     if not all(found):
         return 0
-    return sum(len(w) for w in {w for ws in found for w in ws})
+    return sum(len(w) for w in found[0]) + sum(len(w) for w in set().union(*found))
 
 
 def _ranked(section: str, text: str) -> list[str]:
@@ -48,11 +52,13 @@ def rents(text: str) -> bool:
     return _score(_data()["rent"], text) > 0
 
 
-def catalog_needs(text: str) -> list[str]:
-    """Intents whose catalog names (taxonomy.yaml: services, policies, items) occur in the message, in order."""
+def catalog_needs(text: str, now_only: bool = False) -> list[str]:
+    """Intents whose catalog names (taxonomy.yaml: services, policies, items) occur in the message, in order;
+    with now_only, not those told of the past ("以前被骗过": legal aid is not what is asked now)."""
     tax = load_taxonomy()
     words = [(w, f"find_{c}") for c, v in tax.categories.items() for w in v["words"]]
     words += [(w, f"policy_{c}") for c, v in tax.topics.items() for w in v["words"]]
     words += [(w, "find_equipment_rental") for w in tax.item_words()]
-    found = sorted((text.find(w), need) for w, need in words if w in text)
+    found = sorted((p, need) for w, need in words if (p := text.find(w)) >= 0
+                   and (not now_only or about_now(text, p, p + len(w))))
     return list(dict.fromkeys(need for _, need in found))

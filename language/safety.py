@@ -50,6 +50,20 @@ def _positions(markers: list[str], clause: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for w in markers for m in re.finditer(re.escape(w), clause)]
 
 
+def about_now(text: str, start: int, end: int) -> bool:
+    """Whether the words at [start, end) of the text tell of now, not of the past or of prevention."""
+    whole = _joined(text)
+    if whole != text:
+        return True
+    pos = 0
+    for clause in _CLAUSE.split(text):
+        found = text.find(clause, pos)
+        if found <= start < found + len(clause):
+            return _about_now(clause, start - found, end - found)
+        pos = found + len(clause)
+    return True
+
+
 def _about_now(clause: str, start: int, end: int) -> bool:
     """Whether the cue at [start, end) is about now: not followed by 过 (摔过, not 晕过去), and no time or prevention
     marker reaches it across a present marker."""

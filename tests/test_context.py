@@ -84,6 +84,28 @@ def test_described_need_answers_an_unsure_message() -> None:
     ("想借个放浴室里坐着洗澡的凳子", "find_bathing", "find_equipment_rental"),
     ("全市的助餐点列一下", "out_of_scope", "find_meal"),
     ("江汉区助餐点", "find_meal", "find_meal"),
+    ("借轮椅花的钱 长护险给不给报销", "find_equipment_rental", "policy_ltc_insurance"),
+    ("外公前几年被保健品骗过 现在想报个老年大学学画画", "find_legal_aid", "find_senior_education"),
+    ("大伯无儿无女 想问政府能不能供养他", "find_care_home", "policy_special_hardship"),
+    ("听说有政府出钱派护工上门照料老人的 怎么弄", "eligibility", "policy_care_subsidy"),
+    ("老爸坐轮椅好几年了 想找个日间照料中心", "find_equipment_rental", "find_day_care"),
+    ("在吗", "nlu_fallback", "greet"),
 ])
 def test_intent_decided_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, ["find_day_care", "out_of_scope"]) == want
+
+
+def test_unreadable_answer_during_the_form_asks_again() -> None:
+    tracker = make_tracker("这个嘛 说不好", "out_of_scope", slots={"region_code": "420111", "requested_slot": "economic"},
+                           active_loop={"name": "eligibility_form"})
+    payload, text, buttons, events = run(ActionClarify(), tracker)
+    assert payload["task"] == "eligibility" and payload["ask"] == "economic" and buttons
+    assert any(e.get("event") == "followup" for e in events)
+
+
+def test_a_place_answers_the_question_the_bot_asked() -> None:
+    slots = {"category": "day_care", "last_task": "find_service"}
+    payload, _, _, _ = run(ActionClarify(), make_tracker("在武汉青山", "nlu_fallback", [("青山", "青山区")],
+                                                         slots=slots))
+    assert payload["task"] == "find_service" and payload["category"] == "day_care"
+    assert payload["region"]["district"] == "青山区"

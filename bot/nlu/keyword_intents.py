@@ -1,8 +1,9 @@
 """Rasa graph component: what decides the intent whatever the classifier said.
 
-An emergency situation or a hand-over phrase wins; a message whose danger words are only about the past
-("以前走丢过"), or that has none and asks for a service, is never left an emergency; a need described by what it does (language/concepts.yml) names the intent when the classifier
-found none, and a generic "what can we get" question is eligibility unless it names a service or policy.
+An emergency situation or a hand-over phrase wins. A message whose danger words are only about the past
+("以前走丢过"), or that has none and asks for a service, is never left an emergency. Then meaning over the
+classifier: a generic "what can we get" question is eligibility; a catalog name or a need described by what it does
+(language/concepts.yml) names the service or policy when the classifier's guess does not fit it.
 """
 
 from __future__ import annotations
@@ -20,26 +21,40 @@ from language.concepts import catalog_needs, concept_item, concept_needs, rents
 from language.keywords import keyword_intent, no_danger, past_danger_only
 
 UNSURE = ("out_of_scope", "nlu_fallback")
-INTENT_PREFIXES = ("find_", "policy_", "eligibility")
+INTENT_PREFIXES = ("find_", "policy_", "eligibility", "greet")
 
 
 def decide(text: str, top: str, ranking: list[str]) -> str | None:
     """The intent to use instead of the classifier's `top` (ranking: its other guesses, best first), or None."""
     if name := keyword_intent(text):
         return name
-    described = [n for n in concept_needs(text) if n.startswith(INTENT_PREFIXES)]
+    concepts = concept_needs(text)
+    described = [n for n in concepts if n.startswith(INTENT_PREFIXES)]
     named = catalog_needs(text)
+    named_services = [n for n in named if n.startswith("find_")]
+    named_policies = [n for n in named if n.startswith("policy_")]
     if top == "emergency" and (past_danger_only(text) or (no_danger(text) and (named or described))):
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
-    if "eligibility" in described and not named:
+    if "eligibility" in described and not named_policies and (not named_services or "benefit" in concepts):
         return "eligibility"
-    if top == "find_care_home" and "policy_care_home_admission" in described:
-        return "policy_care_home_admission"
-    if top == "policy_care_home_admission" and "care_home_search" in concept_needs(text) \
+    if top == "policy_care_home_admission" and "care_home_search" in concepts \
             and "policy_care_home_admission" not in described:
         return "find_care_home"
-    if concept_item(text) and rents(text) and top.startswith("find_"):
+    if concept_item(text) and rents(text) and not top.startswith("policy_") and top != "eligibility":
         return "find_equipment_rental"
+    if top == "find_equipment_rental" and not rents(text) and len(named_services) > 1:
+        return next(n for n in named_services if n != top)  # the item is the person's condition, not the request
+    if top.startswith(("find_", "eligibility")) and described[:1] and described[0].startswith("policy_") \
+            and (not named_policies or described[0] in named_policies):
+        return described[0]
+    if top.startswith("policy_") and not named_policies and "benefit" not in concepts and described[:1] \
+            and described[0].startswith("find_"):
+        return described[0]  # a service described by what it does, with no word of a policy
+    if top.startswith("find_") and named_policies and "reimburse" in concepts:
+        return named_policies[0]  # "租护理床的钱长护险能报吗": the policy
+    asked = [n for n in catalog_needs(text, now_only=True) if n.startswith("find_")]
+    if top.startswith("find_") and asked and top not in asked:
+        return asked[0]  # the catalog's own name of a service asked for now outweighs the classifier
     if top in UNSURE and (named or described):
         return (named or described)[0]
     return top
@@ -47,12 +62,16 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class KeywordIntents(GraphComponent):
+    """Runs after DIET and the fallback classifier; sets the intent `decide` gives."""
+
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> KeywordIntents:
+        """No state: everything is read from language/."""
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
+        """Overrides the intent of each message where `decide` differs from the classifier."""
         for message in messages:
             text = message.get(TEXT) or ""
             if text.startswith("/"):
