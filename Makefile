@@ -28,6 +28,10 @@ test: install browser services
 	@.venv/bin/mypy
 	@$(PY) -m pytest
 
+# The unit tests only (no trained model, no servers, no browser, no network): a couple of minutes.
+test-unit: install
+	@$(PY) -m pytest -m unit
+
 lint: install
 	@.venv/bin/ruff check .
 

@@ -1,9 +1,20 @@
-"""Shared fixtures: a fresh SQLite catalog per test session, and copies of the data for bad-record tests."""
+"""Shared fixtures: a fresh SQLite catalog per test session, and copies of the data for bad-record tests.
+
+Kinds of test (markers, pyproject.toml): `unit` needs nothing running and no network; `e2e` trains or starts the bot
+(the `bot`, `bot_url` and `model` fixtures); `browser` drives headless Chromium (make browser); `scaleout` needs
+PostgreSQL, Redis and nginx (make services). A module or test says `browser` or `scaleout` itself; the others are
+`e2e` when they use a bot fixture, else `unit`. `make test-unit` runs the unit tests only.
+
+Waits poll a condition with a deadline (wait_until, await_until) instead of sleeping a fixed time.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +28,48 @@ from catalog.models import Policy, ServicePoint
 from catalog.query import Regions
 
 ROOT = Path(__file__).resolve().parent.parent
+KINDS = ("unit", "e2e", "browser", "scaleout")
+BOT_FIXTURES = {"bot", "bot_url", "model"}  # they train the model or start the servers
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test its kind: the module's or test's own mark, else e2e with a bot fixture, else unit."""
+    for item in items:
+        kinds = {m.name for m in item.iter_markers() if m.name in KINDS}
+        uses_bot = bool(BOT_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if "unit" in kinds and uses_bot:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but uses the bot")
+        if not kinds:
+            item.add_marker(pytest.mark.e2e if uses_bot else pytest.mark.unit)
+
+
+def wait_until(condition: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:
+    """Poll `condition` until it is true (True) or `timeout` seconds have passed (False).
+
+    For a negative check ("nothing else happens") `assert not wait_until(...)` watches the whole window and fails as
+    soon as the thing happens."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+async def await_until(condition: Callable[[], object | Awaitable[object]], seconds: float,
+                      interval: float = 0.02) -> bool:
+    """wait_until inside an event loop, for `seconds` at most; `condition` may be a coroutine function."""
+    deadline = time.monotonic() + seconds
+    while True:
+        got = condition()
+        if asyncio.iscoroutine(got):
+            got = await got
+        if got:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(interval)
 
 # Test settings of the WeChat channel, set before any server starts (the `bot` fixture's servers inherit them).
 for _name, _value in {

@@ -54,10 +54,10 @@ def test_find_service_in_district_lists_points_with_labels() -> None:
     assert payload["task"] == "find_service" and payload["category"] == "meal"
     assert payload["region"] == {"province": "湖北省", "city": "武汉市", "district": "江汉区"}
     assert 1 <= len(payload["items"]) <= 5
-    for item in payload["items"]:
+    for n, item in enumerate(payload["items"], 1):  # items in the text's order, each unverified one labelled
         assert item["district"] == "江汉区" and item["address"] and item["phone"]
-        assert item["verified"] or "示例数据" in text
-    assert "示例数据，请以电话核实为准" in text
+        labelled = f"{n}. {item['name']}（示例数据，请以电话核实为准）" in text
+        assert labelled != item["verified"], item["name"]
     assert slots_of(events)["last_items"] == [i["id"] for i in payload["items"]]
 
 

@@ -21,6 +21,7 @@ from bot.console.models import create_tables
 from bot.console.service import add_user
 from bot.launcher import ROOT
 
+pytestmark = pytest.mark.browser
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PASSWORD = "operator test password"
 REPORTS = ROOT / "reports"

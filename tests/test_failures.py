@@ -19,6 +19,7 @@ import yaml
 from bot.launcher import PY, ROOT, base_env, free_port, serving
 from catalog.importer import import_catalog
 from replies import t
+from tests.conftest import wait_until
 from tools.eval import Turn, send
 
 # Another process takes SQLite's write lock (as a long write transaction would) and holds it for a few seconds.
@@ -36,6 +37,13 @@ def assert_hotline(turn: Turn, task: str = "find_service") -> None:
     assert turn.seconds < 3, turn
     assert turn.payload is not None and turn.payload["task"] == task, turn
     assert "12345" in "\n".join(turn.texts) or task == "emergency", turn.texts
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).ok
+    except requests.RequestException:
+        return False
 
 
 def test_action_server_down_then_back(model: Path, tmp_path: Path) -> None:
@@ -59,13 +67,7 @@ def test_action_server_down_then_back(model: Path, tmp_path: Path) -> None:
             [PY, "-m", "bot.action_server", "--actions", "actions", "--port", str(action_port)],
             cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{action_port}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.3)
+        assert wait_until(lambda: _healthy(f"http://127.0.0.1:{action_port}/health"), 60), "action server"
         back = send(servers.rasa_url, "failing-1", "江汉区有没有助餐点")
         assert back.payload["items"] and "12345" not in back.payload["text"]
 
@@ -194,6 +196,7 @@ NEEDS_SCALEOUT = pytest.mark.skipif(
 )
 
 
+@pytest.mark.scaleout
 @NEEDS_SCALEOUT
 def test_redis_down_then_back(model: Path) -> None:
     """The scale-out layout with one instance: Redis (the lock store) killed mid-conversation gives the hotline

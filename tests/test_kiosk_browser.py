@@ -27,7 +27,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.launcher import ROOT
+from tests.conftest import wait_until
 
+pytestmark = pytest.mark.browser
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 NODE = ROOT / "node_modules"
 REPORTS = ROOT / "reports"
@@ -373,10 +375,13 @@ def test_a_double_tap_sends_once(driver, bot) -> None:
     ActionChains(driver).double_click(tile).perform()
     driver.execute_script("arguments[0].click(); arguments[0].click();", tile)
     wait_answer(driver, 1)
-    time.sleep(0.5)
-    posts = driver.execute_script(
-        "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/message')).length")
-    assert posts == 1 and len(driver.find_elements(By.CSS_SELECTOR, "#turns .turn")) == 1
+
+    def posts() -> int:
+        return driver.execute_script(
+            "return performance.getEntriesByType('resource').filter(e => e.name.endsWith('/message')).length")
+
+    assert not wait_until(lambda: posts() > 1, timeout=1), "a second POST"  # watched for a second, not slept
+    assert posts() == 1 and len(driver.find_elements(By.CSS_SELECTOR, "#turns .turn")) == 1
     assert user_turns(bot, sender) == 1
 
 
@@ -419,9 +424,8 @@ def test_idle_reset_forgets_the_visitor(driver, bot) -> None:
     assert state["local"] == state["session"] == 0 and state["cookie"] == "" and driver.get_cookies() == []
     assert driver.execute_async_script(
         "const done = arguments[0]; indexedDB.databases().then(d => done(d.length))") == 0
-    # an empty home screen is left alone: no countdown for nobody
-    time.sleep(4)
-    assert not panel.is_displayed()
+    # an empty home screen is left alone: no countdown for nobody (watched longer than the idle time)
+    assert not wait_until(panel.is_displayed, timeout=4)
 
 
 # --- elder-friendly numbers, axe-core, screenshots --------------------------------------------------------------

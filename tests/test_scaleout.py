@@ -23,14 +23,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import wait_until
 from tools.eval import send
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.scaleout, pytest.mark.skipif(
     not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists())
     or not (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists())
     or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
     reason="PostgreSQL, Redis or nginx not installed (make services)",
-)
+)]
 
 # Each conversation asks for meal points in its own district, then "第二个" must be the 2nd of its own list.
 DISTRICTS = ["江汉区", "洪山区", "武昌区", "江岸区", "汉阳区", "青山区", "硚口区", "兰山区"]
@@ -159,17 +160,22 @@ def test_instance_stopped_killed_and_reloading_loses_nothing(cluster) -> None:
     threads = [threading.Thread(target=traffic, args=(w,)) for w in range(3)]
     for t in threads:
         t.start()
+    def flowing(more: int = 3) -> None:
+        """Wait until `more` conversations have completed since now (traffic runs, whatever the machine's speed)."""
+        target = count[0] + more
+        assert wait_until(lambda: count[0] >= target or errors, 120), "no traffic"
+
     try:
-        time.sleep(2)
+        flowing()
         cluster.stop_instance(1)  # out of the upstream, then SIGTERM
-        time.sleep(2)
+        flowing()
         started = time.monotonic()
         cluster.restart_instance(1)  # traffic meanwhile goes to instance 1 only; back in the upstream when ready
         assert time.monotonic() - started < 150
-        time.sleep(2)
+        flowing()
         os.killpg(cluster.rasa[1].pid, signal.SIGKILL)  # no warning: nginx retries the refused connections
         cluster.rasa[1].wait()
-        time.sleep(3)
+        flowing()
     finally:
         done.set()
         for t in threads:

@@ -31,6 +31,7 @@ from bot.channels.wechat import WeChatInput
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.config import WeChatConfig
 from bot.channels.wechat.state import MemoryState, RedisState, State
+from tests.conftest import await_until
 
 # Deliberately not the values of conftest's environment: these tests configure the channel themselves.
 TOKEN = "unit-token-9f3c"
@@ -653,14 +654,14 @@ def test_a_digit_at_one_instance_picks_the_option_another_showed(shared: Callabl
 def test_slow_answer_goes_out_once_by_api_whichever_instance_the_retry_reaches(
         shared: Callable[[], State]) -> None:
     bot, user, mid = StubBot(), openid(), msgid()
-    bot.delay = 0.6
+    bot.delay = 2.0  # far longer than both 0.2 s deadlines, however loaded the machine
     body = text_msg(user, "养老院怎么收费", mid).encode()
 
     async def run() -> tuple[list[str], WeChatInput, WeChatInput]:
         a, b = instance(shared(), deadline=0.2), instance(shared(), deadline=0.2)
         first = await a.handle(signed(), body, bot)
         retry = await b.handle(signed(), body, bot)  # still being answered at a
-        await asyncio.sleep(0.8)
+        assert await await_until(lambda: a.api.sent or b.api.sent, 10)  # type: ignore[union-attr]
         replay = await b.handle(signed(), body, bot)  # answered and sent already
         return [answer_of(r) for r in (first, retry, replay)], a, b
 
