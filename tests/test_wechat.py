@@ -31,6 +31,7 @@ from bot.channels.wechat import WeChatInput
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.config import WeChatConfig
 from bot.channels.wechat.state import MemoryState, RedisState, State
+from replies.contract import validate_payload
 from tests.conftest import await_until
 
 # Deliberately not the values of conftest's environment: these tests configure the channel themselves.
@@ -197,10 +198,17 @@ class StubBot:
             await message.output_channel.send_response(message.sender_id, m)
 
 
+ITEM_DEFAULTS = {"category": "meal", "district": None, "address": None, "phone": None, "hours": None, "price": None,
+                 "verified": False, "source": "示例数据"}
+
+
 def _custom(text: str, buttons: list[dict] | None = None, items: list[dict] | None = None, **kw: Any) -> dict:
-    return {"custom": {"task": kw.get("task", "chitchat"), "category": kw.get("category"), "topic": None,
-                       "region": {"province": None, "city": None, "district": None}, "item": None, "ask": None,
-                       "items": items or [], "policy": None, "text": text, "buttons": buttons or []}}
+    """The stub bot's custom message: a payload of the reply contract (checked), as the real bot sends."""
+    payload = {"task": kw.get("task", "chitchat"), "category": kw.get("category"), "topic": None,
+               "region": {"province": None, "city": None, "district": None}, "item": None, "ask": kw.get("ask"),
+               "items": [ITEM_DEFAULTS | i for i in items or []], "policy": None, "text": text,
+               "buttons": buttons or []}
+    return {"custom": dict(validate_payload(payload))}
 
 
 @pytest.fixture(scope="module")
