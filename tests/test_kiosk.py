@@ -17,6 +17,7 @@ import requests
 from bot.channels import kiosk
 from bot.channels.kiosk import STATIC, KioskInput, Place, speech_text
 from bot.launcher import ROOT
+from replies import Reply
 from replies.contract import validate_turn
 
 PAGE = "/webhooks/kiosk/"
@@ -40,7 +41,8 @@ class StandIn:
             raise RuntimeError("bot down")
         if self.answer:
             await message.output_channel.send_text_message(message.sender_id, "好的")
-            await message.output_channel.send_custom_json(message.sender_id, {"task": "chitchat"})
+            await message.output_channel.send_custom_json(message.sender_id,
+                                                          dict(Reply("chitchat").say("好的").payload()))
 
 
 def handle(channel: KioskInput, body: dict | bytes, bot: StandIn) -> tuple[int, dict]:
@@ -62,6 +64,7 @@ def test_place_from_environment_goes_to_the_bot_as_metadata(monkeypatch: pytest.
     bot = StandIn()
     status, body = handle(KioskInput(), {"sender": "kiosk-abc12345", "message": "附近的助餐点"}, bot)
     assert status == 200 and [m.get("text") for m in body["messages"]][0] == "好的"
+    validate_turn(body["messages"])  # the bot's messages passed through as they are
     (msg,) = bot.seen
     assert msg.metadata == {"region": "兰山区", "lat": 35.05, "lng": 118.35}
     assert msg.input_channel == "kiosk" and msg.sender_id == "kiosk-abc12345"
@@ -97,7 +100,7 @@ def test_a_long_message_gets_a_chinese_answer_instead_of_the_bot(channel: KioskI
     bot = StandIn()
     status, body = handle(channel, {"sender": "kiosk-abc12345", "message": "长" * 501}, bot)
     assert status == 200 and "简短" in body["messages"][0]["text"] and not bot.seen
-    assert body["messages"][1]["custom"]["task"] == "out_of_scope"
+    assert validate_turn(body["messages"])["task"] == "out_of_scope"  # the guard's answer keeps the contract
 
 
 def test_typed_commands_reach_the_bot_as_words_and_tiles_as_payloads(channel: KioskInput) -> None:
