@@ -24,6 +24,7 @@ import requests
 import yaml
 
 from bot.launcher import ROOT, VAR, ensure_catalog, ensure_model, free_port, log, serving
+from catalog import clock
 from tools.eval import percentile
 
 CONVERSATIONS = Path(__file__).with_name("bench_conversations.yml")
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         setups.append(bench_scaleout(model, conversations, args))
     for setup in setups:
         setup["targets"] = check_targets(setup)
-    report: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": f"{os.cpu_count()} 核",
+    report: dict = {"when": clock.now().isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} 核",
                     "command": "python -m tools.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
                     "targets": TARGETS}
     report |= {k: setups[0][k] for k in ("levels", "memory_kb", "total_pss_mb")}  # the first setup, as before

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from bot.launcher import VAR, ensure_catalog, ensure_model, free_port, log, serving
+from catalog import clock
 from tools.bench import CONVERSATIONS, REPORTS, memory_kb, replay
 from tools.eval import percentile
 
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"p95：{q['first_ms']} ms → {q['last_ms']} ms，漂移 {q['drift']:+.1%}；错误 {result['errors']}", flush=True)
     print("通过" if result["passed"] else "未通过：" + "、".join(k for k, ok in result["checks"].items() if not ok),
           flush=True)
-    report = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": "python -m tools.soak " + " ".join(
+    report = {"when": clock.now().isoformat(timespec="seconds"), "command": "python -m tools.soak " + " ".join(
         argv if argv is not None else sys.argv[1:]), "minutes": args.minutes, "concurrency": args.concurrency,
         "limit": LIMIT, **result, "samples": samples}
     REPORTS.mkdir(exist_ok=True)
