@@ -32,7 +32,7 @@ from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.config import WeChatConfig
 from bot.channels.wechat.state import MemoryState, RedisState, State
 from replies.contract import validate_payload
-from tests.conftest import await_until
+from tests.conftest import await_until, wait_until
 
 # Deliberately not the values of conftest's environment: these tests configure the channel themselves.
 TOKEN = "unit-token-9f3c"
@@ -171,9 +171,6 @@ class FakeWeChatAPI:
         with self.lock:
             self.lock.wait_for(lambda: len(self.sent) >= n, timeout)
             return list(self.sent)
-
-    def settle(self, seconds: float = 0.3) -> None:
-        time.sleep(seconds)
 
 
 class StubBot:
@@ -524,8 +521,7 @@ def test_slow_bot_gets_success_then_the_answer_by_customer_service_message(wx: d
     assert post(wx["url"], text_msg(user, "养老院怎么收费", mid)).text == "success"  # delivered already
     # A second slow answer reuses the cached access_token.
     post(wx["url"], text_msg(user, "第二个问题"), safe=True)
-    assert len(wx["api"].wait_sent(2)) == 2
-    wx["api"].settle()
+    assert len(wx["api"].wait_sent(2)) == 2  # both sends done: every token fetch is over
     assert wx["api"].tokens_issued == 1
     assert wx["bot"].received == [(user, "养老院怎么收费"), (user, "第二个问题")]
 
@@ -543,7 +539,8 @@ def test_expired_token_is_refreshed_once(wx: dict) -> None:
     # Refused again right after a refresh: one refresh only, then the part is given up (logged).
     wx["api"].errors = [42001, 42001]
     post(wx["url"], text_msg(user, "第三条"))
-    wx["api"].settle(1.0)
+    assert wait_until(lambda: len(wx["api"].attempts) >= 5, 10)
+    assert not wait_until(lambda: len(wx["api"].attempts) > 5, 0.5), "a second refresh"
     assert len(wx["api"].attempts) == 5 and len(wx["api"].sent) == 2
     assert wx["api"].tokens_issued == 3
 
@@ -553,9 +550,8 @@ def test_outside_48_hours_is_logged_not_retried(wx: dict, caplog: pytest.LogCapt
     wx["api"].errors = [45015]
     with caplog.at_level(logging.INFO):
         post(wx["url"], text_msg(openid(), "很久以后的问题"))
-        wx["api"].settle(1.0)
+        assert wait_until(lambda: any("45015" in r.getMessage() for r in caplog.records), 10)
     assert len(wx["api"].attempts) == 1 and wx["api"].sent == []
-    assert any("45015" in r.getMessage() for r in caplog.records)
 
 
 def test_over_long_reply_is_split_first_part_passive_rest_by_api(wx: dict) -> None:
@@ -566,9 +562,12 @@ def test_over_long_reply_is_split_first_part_passive_rest_by_api(wx: dict) -> No
     user = openid()
     first = content(post(wx["url"], text_msg(user, "江汉区所有助餐点"), safe=True), safe=True)
     assert len(first.encode()) <= 2048
-    wx["api"].wait_sent(2)
-    wx["api"].settle()
-    rest = [p["text"]["content"] for _, p in wx["api"].sent]
+
+    def sent_parts() -> list[str]:
+        return [p["text"]["content"] for _, p in wx["api"].sent]
+
+    assert wait_until(lambda: "\n".join([first, *sent_parts()]) == long_text, 10), sent_parts()
+    rest = sent_parts()
     assert all(len(p.encode()) <= 2048 for p in rest) and len(rest) >= 2
     assert "\n".join([first, *rest]) == long_text
     assert all(p["touser"] == user for _, p in wx["api"].sent)
@@ -806,7 +805,8 @@ def test_no_openid_or_message_text_in_info_logs(wx: dict, caplog: pytest.LogCapt
         post(wx["url"], text_msg(user, "慢慢回答的问题"))
         wx["api"].wait_sent(1)
         post(wx["url"], text_msg(user, "x"), signature="0" * 40)
-        wx["api"].settle()
+        assert wait_until(lambda: any("sent by customer-service message" in r.getMessage() for r in caplog.records),
+                          10)  # the slow answer's delivery is logged too
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     assert "wechat:" in logged  # the channel does log at INFO
     for secret in (user, "秘密", "重复", "慢慢回答", SECRET, "ACCESS-"):
