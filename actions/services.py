@@ -29,7 +29,7 @@ from catalog.freshness import is_stale
 from catalog.lexicon import covered_cities, load_taxonomy
 from catalog.models import as_date
 from catalog.query import Place, Regions, category_facts, find_services, get_service, nearest_services
-from language.concepts import catalog_needs, concept_item, rents
+from language.concepts import catalog_needs, concept_item, concept_needs, rents
 from language.numbers import position_index
 from replies import Button, Reply, button, intent_payload, t, templates
 from replies.status import level_label, point_status_note, status_short
@@ -135,6 +135,14 @@ def fact_lines(facts: list[dict], label: str) -> list[str]:
     return lines
 
 
+def wanted_place(tracker: Tracker, regions: Regions, state: State) -> Place | None:
+    """The place to search: as current_place, widened to its city when the user asks across the city (全市/市内)."""
+    place = current_place(tracker, regions, state)
+    if place and place.level == "district" and place.city and "city_wide" in concept_needs(text(tracker)):
+        return regions.resolve(place.city) or place
+    return place
+
+
 class ActionFindService(CatalogAction):
     """Service points of a category (and item) in the conversation's place, nearest first when asked."""
 
@@ -174,7 +182,7 @@ class ActionFindService(CatalogAction):
         if point and near and mentioned_place(tracker, regions) is None:
             reply, events = answer_nearby(session, regions, state, category, item, point)
         else:
-            reply, events = answer_service(session, regions, category, current_place(tracker, regions, state), item)
+            reply, events = answer_service(session, regions, category, wanted_place(tracker, regions, state), item)
         reply.offer([n for n in needs if n != f"{SERVICE_PREFIX}{category}"], item)
         return reply, events
 

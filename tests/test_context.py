@@ -109,3 +109,16 @@ def test_a_place_answers_the_question_the_bot_asked() -> None:
                                                          slots=slots))
     assert payload["task"] == "find_service" and payload["category"] == "day_care"
     assert payload["region"]["district"] == "青山区"
+
+
+def test_city_wide_question_lists_the_city() -> None:
+    from actions.services import ActionFindService
+
+    slots = {"region_code": "420103", "category": "meal", "last_task": "find_service"}
+    payload, _, _, _ = run(ActionFindService(), make_tracker("全市范围的助餐点都列出来", "find_meal", slots=slots))
+    assert payload["region"]["city"] == "武汉市" and payload["region"]["district"] is None
+    assert len({i["district"] for i in payload["items"]}) > 1
+
+
+def test_deposit_question_with_a_status_is_about_the_list() -> None:
+    assert decide(normalize("押金要交多少 我们家吃低保的"), "eligibility", []) == "ask_detail"
