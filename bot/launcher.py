@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from sqlalchemy.engine import make_url
 
 from bot import generate
 from catalog.db import database_url
@@ -105,23 +104,6 @@ def api_token() -> str:
     return path.read_text().strip()
 
 
-def write_endpoints(action_port: int, url: str) -> Path:
-    """Endpoints for this run: action server, and the SQL tracker store on the catalog's database."""
-    u = make_url(url)
-    # Selective domain: only actions marked `send_domain` in the domain (the form validator) get it.
-    lines = ["action_endpoint:", f"  url: http://127.0.0.1:{action_port}/webhook", "  enable_selective_domain: true",
-             "tracker_store:", "  type: SQL"]
-    if u.get_backend_name() == "sqlite":
-        lines += ["  dialect: sqlite", f"  db: {u.database}"]
-    else:
-        lines += [f"  dialect: {u.drivername}", f"  url: {u.host}", f"  port: {u.port or 5432}",
-                  f"  db: {u.database}", f"  username: {u.username or ''}", f"  password: {u.password or ''}"]
-    VAR.mkdir(exist_ok=True)
-    path = VAR / f"endpoints-{action_port}.yml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 @dataclass
 class Servers:
     """The running action server and Rasa processes with their URLs."""
@@ -171,6 +153,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def action_endpoint(port: int) -> str:
+    """The action server's URL that endpoints.yml reads from ACTION_ENDPOINT_URL."""
+    return f"http://127.0.0.1:{port}/webhook"
+
+
 @contextmanager
 def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: str | None = None,
             log_dir: Path | None = None, timeout: float = 120,
@@ -182,8 +169,8 @@ def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: st
     url = url or database_url()
     env = base_env() | (extra_env or {})
     env["DATABASE_URL"] = url
+    env["ACTION_ENDPOINT_URL"] = action_endpoint(action_port)
     token = api_token()
-    endpoints = write_endpoints(action_port, url)
 
     def out(name: str):
         if log_dir is None:
@@ -196,7 +183,7 @@ def serving(model: Path, rasa_port: int = 5005, action_port: int = 5055, url: st
         cwd=ROOT, env=env, start_new_session=True, stdout=out("actions"), stderr=subprocess.STDOUT,
     )
     rasa = subprocess.Popen(
-        [PY, "-m", "bot.serve", "run", "--model", str(model), "--endpoints", str(endpoints),
+        [PY, "-m", "bot.serve", "run", "--model", str(model), "--endpoints", "endpoints.yml",
          "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_port),
          "--enable-api", f"--auth-token={token}", "--cors", f"http://127.0.0.1:{rasa_port}",
          f"http://localhost:{rasa_port}"],

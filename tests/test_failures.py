@@ -11,10 +11,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
-import yaml
 
 from bot.launcher import PY, ROOT, base_env, free_port, serving
 from catalog.importer import import_catalog
@@ -213,8 +213,7 @@ def test_redis_down_then_back(model: Path) -> None:
         assert_hotline(emergency, "emergency")
         assert "120" in emergency.texts[0]
 
-        endpoints = yaml.safe_load((cluster.run_dir / "endpoints.yml").read_text(encoding="utf-8"))
-        with redis(cluster.run_dir, int(endpoints["lock_store"]["port"])):
+        with redis(cluster.run_dir, int(urlsplit(cluster.redis_url).port or 0)):
             listed = send(cluster.url, "redis-1", "洪山区")
             p = listed.payload
             assert p["category"] == "meal" and p["region"]["district"] == "洪山区" and p["items"], p

@@ -32,12 +32,13 @@ from pathlib import Path
 
 import requests
 
-from bot.launcher import PY, ROOT, VAR, _wait, api_token, base_env, ensure_model, free_port, hold, log, write_endpoints
+from bot.launcher import PY, ROOT, VAR, _wait, action_endpoint, api_token, base_env, ensure_model, free_port, hold, log
 from bot.maintenance import as_pg_user, pg_bin
 from catalog.importer import import_catalog
 
 DB_NAME = "yinling"
 DB_USER = "yinling"
+ENDPOINTS = "endpoints-scaleout.yml"  # committed, with ${…} placeholders filled from the environment below
 
 
 
@@ -260,6 +261,7 @@ class Cluster:
     nginx: Nginx
     start_rasa: object = field(repr=False, default=None)
     ready: list[int] = field(default_factory=list)
+    redis_url: str = ""  # the lock store's (REDIS_URL)
 
     def rasa_url(self, i: int) -> str:
         """The URL of Rasa instance i (bypassing nginx)."""
@@ -321,15 +323,10 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
         import_catalog(url, if_changed=True)
         redis_proc = stack.enter_context(redis(run_dir, redis_port))
 
-        endpoints = run_dir / "endpoints.yml"
-        generated = write_endpoints(action_port, url)
-        lock = ["lock_store:", "  type: redis", "  url: 127.0.0.1", f"  port: {redis_port}", "  db: 0",
-                "  key_prefix: yinling"]
-        endpoints.write_text(generated.read_text(encoding="utf-8") + "\n".join(lock) + "\n", encoding="utf-8")
-        generated.unlink()
-
         env = base_env() | (extra_env or {})
-        env["DATABASE_URL"] = url
+        # endpoints-scaleout.yml reads these: action server, tracker store, lock store (Redis db 0).
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        env |= {"DATABASE_URL": url, "ACTION_ENDPOINT_URL": action_endpoint(action_port), "REDIS_URL": redis_url}
         # The WeChat channel's dedup and numbered options, shared by the instances (db 1: the locks are in db 0).
         env["WECHAT_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/1"
         env["GUARD_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/2"  # buttons shown by one instance work at another
@@ -342,7 +339,7 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
 
         def start_rasa(i: int) -> subprocess.Popen:
             return subprocess.Popen(
-                [PY, "-m", "bot.serve", "run", "--model", str(model), "--endpoints", str(endpoints),
+                [PY, "-m", "bot.serve", "run", "--model", str(model), "--endpoints", ENDPOINTS,
                  "--credentials", "credentials.yml", "--interface", "127.0.0.1", "--port", str(rasa_ports[i]),
                  "--enable-api", f"--auth-token={token}", "--cors", f"http://127.0.0.1:{nginx.port}",
                  f"http://localhost:{nginx.port}"],
@@ -358,7 +355,7 @@ def scaled(model: Path, instances: int = 2, run_dir: Path | None = None, port: i
         stack.callback(_stop, actions)
         rasa: list[subprocess.Popen] = []
         cluster = Cluster(f"http://127.0.0.1:{nginx.port}", token, url, run_dir, rasa_ports, rasa, actions,
-                          redis_proc, nginx, start_rasa)
+                          redis_proc, nginx, start_rasa, redis_url=redis_url)
         stack.callback(lambda: [_stop(p) for p in cluster.rasa])
         stack.callback(nginx.stop)  # runs first: no new request reaches an instance that is stopping
         for i in range(instances):
