@@ -122,3 +122,14 @@ def test_city_wide_question_lists_the_city() -> None:
 
 def test_deposit_question_with_a_status_is_about_the_list() -> None:
     assert decide(normalize("押金要交多少 我们家吃低保的"), "eligibility", []) == "ask_detail"
+
+
+@pytest.mark.parametrize("message,numbers", [
+    ("隔壁独居的大爷四天没出门了 门一直关着 敲门没人应", ("110", "120")),
+    ("老人屋里冒浓烟 人还在里面", ("119",)),
+    ("外婆早上出去遛弯 到现在没回来 电话一直打不通", ("110",)),
+    ("奶奶在厕所摔倒了 爬不起来 一直喊疼", ("120",)),
+])
+def test_emergency_first_text_names_the_numbers(message: str, numbers: tuple[str, ...]) -> None:
+    payload, text, _, _ = run(ActionEmergency(), make_tracker(message, "emergency"))
+    assert payload["task"] == "emergency" and all(n in text.splitlines()[0] for n in numbers)
