@@ -1,4 +1,5 @@
-"""Base for actions that read the catalog: a failing database gives the hotline, never silence."""
+"""Base for actions that read the catalog: off the event loop, and a failing or slow database gives the hotline,
+never silence (actions/catalog_api.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 from typing_extensions import override
 
-from actions.catalog_api import CatalogUnavailable, open_catalog
+from actions.catalog_api import CatalogUnavailable, in_catalog
 from actions.context import State
 from catalog.query import Regions
 from replies import Reply, t
@@ -40,8 +41,7 @@ class CatalogAction(Action, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         try:
-            with open_catalog() as (session, regions):
-                reply, events = self.respond(tracker, session, regions)
+            reply, events = await in_catalog(lambda session, regions: self.respond(tracker, session, regions))
         except CatalogUnavailable:
             log.exception("catalog unavailable in %s", self.name())
             reply, events = self.apology(tracker), []

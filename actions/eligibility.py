@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from typing_extensions import override
 
 from actions.base import CatalogAction
-from actions.catalog_api import CatalogUnavailable, open_catalog
+from actions.catalog_api import CatalogUnavailable, in_catalog
 from actions.context import age, channel_place, intent, keyword_value, mentioned_place, remember, text
 from actions.services import region_buttons
 from catalog.conditions import Person
@@ -55,9 +55,8 @@ class ValidateEligibilityForm(FormValidationAction):
                                   domain: dict[str, Any]) -> dict[str, Any]:
         """The place named in this message, or the channel's place when none is known yet."""
         try:
-            with open_catalog() as (_session, regions):
-                place = mentioned_place(tracker, regions) or (
-                    None if tracker.get_slot("region_code") else channel_place(tracker, regions))
+            place = await in_catalog(lambda _session, regions: mentioned_place(tracker, regions) or (
+                None if tracker.get_slot("region_code") else channel_place(tracker, regions)))
         except CatalogUnavailable:
             return {}
         return {"region_code": place.code} if place else {}

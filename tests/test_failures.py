@@ -7,10 +7,12 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -186,6 +188,61 @@ def test_catalog_reimport_while_serving_gives_no_error_reply(bot) -> None:
     assert len(turns) >= 16
     for turn in turns:
         assert turn.payload is not None and t("error") not in turn.texts, turn
+
+
+NEEDS_POSTGRES = pytest.mark.skipif(not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
+                                    reason="PostgreSQL not installed (make services)")
+
+
+@NEEDS_POSTGRES
+def test_small_talk_is_answered_while_catalog_queries_wait_on_a_lock(model: Path) -> None:
+    """The action server does catalog work off its event loop: while another connection holds a lock on the service
+    points (as a migration or a long import transaction would), two conversations asking for services get the
+    hotline within 3 s, and other conversations' small talk is answered at once. (When the queries ran on the loop,
+    one query waiting on the lock held up every action of every conversation.)"""
+    import psycopg2
+
+    from tools.scaleout import postgres
+
+    run_dir = Path(tempfile.mkdtemp(prefix="yinling-locked-"))  # the postgres user must enter it
+    run_dir.chmod(0o755)
+    try:
+        with postgres(run_dir, free_port()) as url:
+            import_catalog(url)
+            with serving(model, free_port(), free_port(), url=url, log_dir=run_dir / "logs") as servers:
+                locked_catalog_turns(servers.rasa_url, psycopg2.connect(url))
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def locked_catalog_turns(rasa_url: str, holder: Any) -> None:
+    """Small talk while two conversations' catalog queries wait on `holder`'s lock, then the lock released."""
+    assert send(rasa_url, "locked-warm", "江汉区有没有助餐点").payload["items"]
+    with holder.cursor() as cur:
+        cur.execute("LOCK TABLE catalog_service_point IN ACCESS EXCLUSIVE MODE")
+    done, slow = threading.Event(), []
+
+    def ask_for_services(k: int) -> None:
+        while not done.is_set():
+            slow.append(send(rasa_url, f"locked-find-{k}-{len(slow)}", "江汉区有没有助餐点"))
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            for k in range(2):
+                pool.submit(ask_for_services, k)
+            try:
+                quick = [send(rasa_url, f"locked-talk-{n}", "您好") for n in range(8)]
+            finally:
+                done.set()
+    finally:
+        holder.rollback()
+        holder.close()
+    for turn in quick:
+        assert turn.seconds < 1 and turn.payload["task"] == "chitchat" and "12345" not in turn.texts[0], quick
+    assert slow
+    for turn in slow:
+        assert_hotline(turn)
+    assert send(rasa_url, "locked-after", "江汉区有没有助餐点").payload["items"]
 
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
