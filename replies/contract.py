@@ -1,6 +1,6 @@
 """The reply contract (v1, docs/contract.md): the one `custom` payload of every turn as typed dicts.
 
-contract.schema.json is generated from these types and the catalog's codes (`python -m replies.contract` writes it;
+contract.schema.json is generated from these types and the catalog's codes (`python -m replies` writes it;
 tests/test_contract.py fails when it is stale). `validate_turn` checks a turn's Rasa messages against it: every
 channel's tests and the fuzzer use it.
 """
@@ -265,12 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     fresh = schema_text()
     if "--check" in argv:
         if SCHEMA_FILE.read_text(encoding="utf-8") != fresh:
-            print("replies/contract.schema.json is stale: run python -m replies.contract", file=sys.stderr)
+            print("replies/contract.schema.json is stale: run python -m replies", file=sys.stderr)
             return 1
         return 0
     SCHEMA_FILE.write_text(fresh, encoding="utf-8")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,7 +25,7 @@ def _turn(payload: dict, *extra: dict) -> list[dict]:
 
 
 def test_schema_file_is_generated_from_the_types() -> None:
-    assert main(["--check"]) == 0, "run: python -m replies.contract"
+    assert main(["--check"]) == 0, "run: python -m replies"
 
 
 def test_builder_fields_are_the_typed_fields() -> None:
