@@ -181,6 +181,20 @@ def test_one_tap_on_a_tile_lists_meal_points_with_phones_of_the_kiosks_district(
     assert not driver.find_elements(By.CSS_SELECTOR, ".card .badge-demo + .badge-ok")
 
 
+def test_a_planned_building_is_badged_planned_never_verified(driver, bot) -> None:
+    """Issue 17: a project from a plan's construction table comes after the open places, badged 规划建设中."""
+    show(driver, bot.rasa_url, region="江岸区", lat="30.6001", lng="114.3091")
+    tap = Taps(driver)
+    tap('.tile[data-menu="care"]')
+    tap('[data-send="/find_care_home"]')
+    cards = wait_answer(driver, 2).find_elements(By.CSS_SELECTOR, ".card.service")
+    planned = [c for c in cards if c.find_elements(By.CSS_SELECTOR, ".badge-planned")]
+    assert planned and cards[-len(planned):] == planned
+    for card in planned:
+        assert not card.find_elements(By.CSS_SELECTOR, ".badge-ok") and "规划建设项目" in text_of(driver, card)
+        assert "估算" in card.find_element(By.CSS_SELECTOR, ".distance").text
+
+
 def test_policy_steps_in_two_taps_and_the_card_shows_its_source(driver, bot) -> None:
     show(driver, bot.rasa_url, **JIANGHAN)
     tap = Taps(driver)
