@@ -160,7 +160,8 @@ class ActionFindService(CatalogAction):
         item = mentioned_item(tracker)
         message = text(tracker)
         needs = mentioned_needs(message)
-        if len(needs) > 1 and name in needs and needs[0] in catalog_needs(message, now_only=True) \
+        if len(needs) > 1 and name in needs and needs[0].startswith(SERVICE_PREFIX) \
+                and needs[0] in catalog_needs(message, now_only=True) \
                 and (needs[0] != "find_equipment_rental" or wants_rental(message)):  # an item can be a condition
             category = needs[0].removeprefix(SERVICE_PREFIX)  # several needs: answer the first, offer the rest
         if item and wants_rental(message) and needs[:1] == ["find_equipment_rental"]:

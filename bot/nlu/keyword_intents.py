@@ -17,12 +17,10 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from language.aspects import aspect
 from language.concepts import catalog_needs, concept_item, concept_needs, rents
 from language.keywords import keyword_intent, no_danger, past_danger_only
 
 UNSURE = ("out_of_scope", "nlu_fallback")
-LIST_ASPECTS = ("price", "phone", "address", "hours")
 INTENT_PREFIXES = ("find_", "policy_", "eligibility", "greet")
 
 
@@ -39,7 +37,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
     if "eligibility" in described and not named_policies and (not named_services or "benefit" in concepts):
         return "eligibility"
-    if top == "eligibility" and not named and aspect(text) in LIST_ASPECTS:
+    if top == "eligibility" and not named and "list_detail" in concepts and "benefit" not in concepts:
         return "ask_detail"  # "押金多少 我们是低保": a question about the last list, the status only a detail
     if top == "policy_care_home_admission" and "care_home_search" in concepts \
             and "policy_care_home_admission" not in described:
