@@ -113,7 +113,7 @@ def run_levels(base_url: str, conversations: list[list[str]], args: argparse.Nam
 
 
 def print_memory(mem: dict[str, dict[str, int]], other: dict[str, dict[str, int]] | None = None) -> int:
-    """Print the PSS/RSS of each serving process and return the total PSS in kB."""
+    """Print the PSS of each serving process (and of the infrastructure); return the serving total in kB."""
     total = sum(m["pss_kb"] for m in mem.values())
     parts = ", ".join(f"{name} {m['pss_kb'] / 1024:.0f} MB" for name, m in mem.items())
     print(f"内存 (PSS): {parts}; 服务进程合计 {total / 1024:.0f} MB", flush=True)

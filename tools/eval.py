@@ -211,7 +211,7 @@ DEFAULT_FILES = [Path(f"tests/eval/{name}.yaml") for name in ("dev_cases", "dev_
 
 
 def evaluate(base_url: str, files: list[Path], show: int) -> bool:
-    """Score each file and print its report; True when every floor is met."""
+    """Score each file and print its report; True when every case and turn passed."""
     all_ok = True
     for path in files:
         cases, dialogues = load_cases(path)

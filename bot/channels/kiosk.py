@@ -174,7 +174,7 @@ class KioskInput(InputChannel):
     # --- settings the page starts with ------------------------------------------------------------------------
 
     def page_config(self) -> dict[str, Any]:
-        """The settings the page reads: its place, the hotline, whether the server can speak."""
+        """The settings the page reads: its place, idle and countdown times, request timeout, hotline, speech."""
         return {
             "region": self.place.region, "lat": self.place.lat, "lng": self.place.lng,
             "idleSeconds": self.idle_seconds, "countdownSeconds": self.countdown_seconds,

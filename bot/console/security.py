@@ -114,5 +114,5 @@ def mask(text: str) -> str:
 
 
 def has_personal_numbers(text: str) -> bool:
-    """True when the text holds a phone, ID or bank card number (what mask hides)."""
+    """True when the text holds a phone or ID-card number (what mask hides)."""
     return mask(text) != text

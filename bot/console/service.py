@@ -215,7 +215,7 @@ def _district_code(regions: Regions, row: dict) -> str | None:
 
 
 def search_policies(s: Session, topic: str | None = None, region: str | None = None) -> list[dict]:
-    """Policies by topic and region (every level that covers the region), or all."""
+    """Policies with their SMS: by topic and region (every level that covers the region), or all."""
     regions = Regions(s)
     place = resolve_place(regions, region)
     if topic and place:
