@@ -41,6 +41,8 @@ def point_lines(n: int, p: dict, head_key: str = "service_line") -> list[str]:
     """The lines of one listed point: number, name, status note, the fields that are set, rental prices, stale note."""
     fields = templates()["service_fields"]
     lines = [t(head_key, n=n, name=p["name"], demo=point_status_note(p))]
+    if p.get("status") == "planned" and p.get("source"):
+        lines.append("   " + t("planned_source", document=p["source"]))
     for key, tpl in fields.items():
         if p.get(key) not in (None, ""):
             approx = key == "distance_km" and p.get("approximate")

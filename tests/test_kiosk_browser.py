@@ -191,7 +191,7 @@ def test_a_planned_building_is_badged_planned_never_verified(driver, bot) -> Non
     planned = [c for c in cards if c.find_elements(By.CSS_SELECTOR, ".badge-planned")]
     assert planned and cards[-len(planned):] == planned
     for card in planned:
-        assert not card.find_elements(By.CSS_SELECTOR, ".badge-ok") and "规划建设项目" in text_of(driver, card)
+        assert not card.find_elements(By.CSS_SELECTOR, ".badge-ok") and "规划文件里的建设项目" in text_of(driver, card)
         assert "估算" in card.find_element(By.CSS_SELECTOR, ".distance").text
 
 

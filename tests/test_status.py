@@ -60,7 +60,7 @@ def test_planned_buildings_come_after_open_places_and_are_never_verified() -> No
     assert all(not i["verified"] and i["approximate"] for i in planned)
     head, _, tail = text.partition("规划建设项目")
     assert all(i["name"] not in head for i in planned) and all(i["name"] in tail for i in planned)
-    assert "规划建设中" in tail
+    assert "规划建设中" in tail and "出自：《武汉市养老服务体系建设“十四五”规划》" in tail
 
 
 def test_a_planned_building_reads_as_planned_everywhere() -> None:

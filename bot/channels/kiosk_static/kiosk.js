@@ -52,7 +52,7 @@
   // Status and level of a record (catalog/data/policies/README.md); the bot's texts say the same in templates.yml.
   var STATUS_LABELS = { in_effect: '现行文件', draft: '征求意见稿', ended: '规划期已结束', planned: '规划目标' };
   var LEVEL_LABELS = { district: '本区县', city: '本市', province: '省级' };
-  var PLANNED_NOTE = '这是规划文件“建设项目表”里的规划建设项目，不是已确认开放的机构，是否建成请先电话核实。';
+  var PLANNED_NOTE = '这是规划文件里的建设项目，不是已确认开放的机构，是否建成请先电话核实。';
   var GUIDANCE_NOTE = '标有“一般办理路径”的内容不是文件原文：文件未作具体规定，请以当地经办窗口为准。';
   var FIELD_NAMES = { steps: '办理步骤', materials: '所需材料', where: '办理地点', phone: '咨询电话' };
   var QR_BYTES = 900;  // keeps the code coarse enough for an old phone's camera
