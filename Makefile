@@ -4,7 +4,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: install browser services run train test test-unit lint typecheck validate eval crossval fuzz bench scaleout backup restore \
-	bench-catalog soak
+	bench-catalog soak bench-turns
 
 install:
 	@scripts/install.sh
@@ -63,6 +63,11 @@ fuzz: install
 ARGS ?=
 bench: install services
 	@$(PY) -m tools.bench $(ARGS)
+
+# One conversation of 260 turns through REST: mean latency of turns 241-250 against turns 1-10 (target: at most 1.3),
+# reports/bench_turns.json.
+bench-turns: install
+	@$(PY) -m tools.bench_turns $(ARGS)
 
 # PostgreSQL + Redis + 2 Rasa instances + action server behind nginx, all on loopback (var/scaleout/); Ctrl-C stops.
 scaleout: install services

@@ -40,6 +40,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
 
 EVENTS = table("events", column("sender_id"), column("timestamp"))  # Rasa's SQL tracker store
+TRACKER_STATE = table("tracker_state", column("sender_id"))  # each conversation's last state (bot/stores.py)
 
 # Console records deleted once older than the retention, by their own time column (Chinese name for the report).
 CONSOLE = [(Answer, Answer.at, "话务员回复"), (Claim, Claim.claimed_at, "接手记录"),
@@ -114,6 +115,8 @@ def purge(days: int | None = None, dry_run: bool = False, url: str | None = None
             result.conversations = conn.scalar(select(func.count()).select_from(old.subquery()))
             result.events = conn.scalar(select(func.count()).select_from(EVENTS).where(EVENTS.c.sender_id.in_(old)))
             if not dry_run:
+                if "tracker_state" in existing:
+                    conn.execute(delete(TRACKER_STATE).where(TRACKER_STATE.c.sender_id.in_(old)))
                 conn.execute(delete(EVENTS).where(EVENTS.c.sender_id.in_(old)))
         stale: list[tuple[Any, Any, str]] = [(model, col < cutoff_utc, name) for model, col, name in CONSOLE]
         stale.append((LoginSession, LoginSession.expires_at < utcnow(), "过期登录会话"))

@@ -9,6 +9,13 @@ Rasa's SQL tracker store, plus:
   fought over the GIL) and raise TrackerStoreUnavailable when the database fails or does not answer within
   DB_TIMEOUT (default 1 s) plus 0.5 s of queueing, so a locked database never blocks the event loop, i.e. every
   conversation. (Rasa wraps every store in FailSafeTrackerStore, which would swallow the error: bot/patches.py.)
+- Flat turn cost: a turn used to load, replay, featurize and send to the action server every event of the session,
+  so turn 250 of one conversation cost 13 times turn 10 (tools/bench_turns.py). `retrieve` now loads the last
+  WINDOW events, from a turn boundary, after a snapshot of the conversation's state as of its last saved event
+  (table tracker_state: slot values and active form, written with each save); replayed, that gives exactly the
+  current slots and form, and the recent turns the policies and actions look at. A session that fits the window,
+  and a conversation without a snapshot yet, load as in Rasa. The events table is unchanged: the console, the API's
+  full tracker and retention read every event as before.
 """
 
 from __future__ import annotations
@@ -26,9 +33,10 @@ import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy.orm import declarative_base
 
 from catalog.db import sqlite_pool
 
@@ -36,7 +44,22 @@ log = logging.getLogger(__name__)
 
 DB_TIMEOUT = float(os.environ.get("DB_TIMEOUT", "1"))
 GRACE = 0.5  # a call not started within this is dropped, so a SQLite busy wait ends before the bound
+WINDOW = 60  # events loaded per turn (about six turns)
+STORED = "_yinling_stored_events"  # on a loaded tracker: how many of its events are already in the database
 T = TypeVar("T")
+
+Snapshots = declarative_base()
+
+
+class TrackerState(Snapshots):
+    """A conversation's state after its last saved event (personal data like the events: purged with them)."""
+
+    __tablename__ = "tracker_state"
+    sender_id = sa.Column(sa.String(255), primary_key=True)
+    last_event_id = sa.Column(sa.Integer, nullable=False)
+    slots = sa.Column(sa.Text, nullable=False)  # JSON: slots whose value differs from the domain's initial value
+    active_loop = sa.Column(sa.String(255))
+
 
 class TrackerStoreUnavailable(Exception):
     """The tracker store failed or did not answer within DB_TIMEOUT."""
@@ -68,6 +91,7 @@ class PooledSQLTrackerStore(SQLTrackerStore):
             raise ValueError("tracker_store needs `url:` with a database URL, e.g. ${DATABASE_URL}")
         self.engine = create_engine(host)
         self.Base.metadata.create_all(self.engine)
+        Snapshots.metadata.create_all(self.engine)
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="tracker-store")
         TrackerStore.__init__(self, domain, event_broker, **kwargs)  # SQLTrackerStore's would build its own engine
@@ -89,8 +113,8 @@ class PooledSQLTrackerStore(SQLTrackerStore):
             raise TrackerStoreUnavailable(f"{what}: {exc!r}") from exc
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        """The latest session's events, as in Rasa."""
-        return await self._bounded("retrieve", self._load_session, sender_id)
+        """The latest session's recent events after a snapshot of the state (see the module docstring)."""
+        return await self._bounded("retrieve", self._load_recent, sender_id)
 
     async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
         """Every event of every session, as in Rasa (the HTTP API's tracker)."""
@@ -101,7 +125,7 @@ class PooledSQLTrackerStore(SQLTrackerStore):
         return await self._bounded("keys", self._keys)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Insert the tracker's new events."""
+        """Insert the tracker's new events and its state after them, in one transaction."""
         await self.stream_events(tracker)
         await self._bounded("save", self._save, tracker)
 
@@ -114,7 +138,9 @@ class PooledSQLTrackerStore(SQLTrackerStore):
     def _tracker(self, sender_id: str, events: list[dict]) -> DialogueStateTracker | None:
         if not events:
             return None
-        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        setattr(tracker, STORED, len(tracker.events))
+        return tracker
 
     def _load_all(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:
@@ -126,11 +152,42 @@ class PooledSQLTrackerStore(SQLTrackerStore):
             rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
             return self._tracker(sender_id, [json.loads(r.data) for r in rows])
 
-    def _save(self, tracker: DialogueStateTracker) -> None:
+    def _load_recent(self, sender_id: str) -> DialogueStateTracker | None:
+        e = self.SQLEvent
         with self.session_scope() as session:
-            new = self._additional_events(session, tracker)
-            session.add_all([self._row(tracker.sender_id, event) for event in new])
+            rows = (session.query(e.id, e.type_name, e.action_name, e.data).filter(e.sender_id == sender_id)
+                    .order_by(e.id.desc()).limit(WINDOW + 1).all())[::-1]
+            starts = [i for i, r in enumerate(rows) if r.type_name == SessionStarted.type_name]
+            if starts or len(rows) <= WINDOW:  # the latest session fits the window
+                return self._tracker(sender_id, [json.loads(r.data) for r in rows[starts[-1] if starts else 0:]])
+            state = session.get(TrackerState, sender_id)
+        turn = next((i for i, r in enumerate(rows)
+                     if r.type_name == ActionExecuted.type_name and r.action_name == "action_listen"), None)
+        if state is None or state.last_event_id != rows[-1].id or turn is None:
+            return self._load_session(sender_id)  # no snapshot of this state (yet), or one turn is the window
+        prefix = [SlotSet(name, value).as_dict() for name, value in json.loads(state.slots).items()]
+        if state.active_loop:
+            prefix.append(ActiveLoop(state.active_loop).as_dict())
+        return self._tracker(sender_id, prefix + [json.loads(r.data) for r in rows[turn:]])
+
+    def _save(self, tracker: DialogueStateTracker) -> None:
+        stored = getattr(tracker, STORED, None)
+        with self.session_scope() as session:
+            new = (list(tracker.events)[stored:] if stored is not None
+                   else list(self._additional_events(session, tracker)))
+            if not new:
+                return
+            rows = [self._row(tracker.sender_id, event) for event in new]
+            session.add_all(rows)
+            session.flush()
+            initial = {slot.name: slot.initial_value for slot in self.domain.slots}
+            slots = {name: value for name, value in tracker.current_slot_values().items()
+                     if value != initial.get(name)}
+            session.merge(TrackerState(sender_id=tracker.sender_id, last_event_id=rows[-1].id,
+                                       slots=json.dumps(slots, ensure_ascii=False),
+                                       active_loop=tracker.active_loop_name))
             session.commit()
+        setattr(tracker, STORED, len(tracker.events))
 
     def _row(self, sender_id: str, event: Event) -> SQLTrackerStore.SQLEvent:
         data = event.as_dict()

@@ -1,9 +1,11 @@
 """The stores named in the committed endpoints files: Rasa loads our classes (placeholders filled from the
 environment, passwords with ':' or '#' intact); the Redis lock store issues tickets atomically and never hangs on
-dead ones."""
+dead ones; the tracker store loads a long conversation's recent events only, yet keeps its whole state (slots,
+active form), and a long conversation through REST keeps its region and last list."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
@@ -14,15 +16,26 @@ from urllib.parse import quote
 
 import pytest
 import redis
+import requests
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LockStore
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
 from bot.launcher import _wait, free_port
 from bot.locks import FairTicketLock
-from bot.stores import PooledSQLTrackerStore
+from bot.stores import WINDOW, PooledSQLTrackerStore
+from tools.eval import send
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
@@ -113,3 +126,113 @@ def test_a_ticket_is_served_when_every_earlier_ticket_is_dead() -> None:
     alive = deque([Ticket(0, time.time() + 10), Ticket(1, time.time() + 10)])
     assert FairTicketLock("c", alive).is_locked(1) and not FairTicketLock("c", alive).is_locked(0)
 
+
+# --- flat turn cost: the window and the snapshot ----------------------------------------------------------------
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def turn(tracker: DialogueStateTracker, n: int, *events: object) -> None:
+    tracker.update_with_events([UserUttered(f"第{n}句", {"name": "greet", "confidence": 1.0}),
+                                ActionExecuted("action_chitchat"), BotUttered(f"答{n}"), *events,
+                                ActionExecuted("action_listen")], None)
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> PooledSQLTrackerStore:
+    return PooledSQLTrackerStore(DOMAIN, host=f"sqlite:///{tmp_path / 'store.db'}")
+
+
+def long_conversation(store: PooledSQLTrackerStore, sender: str, turns: int) -> DialogueStateTracker:
+    """Saved turn by turn as Rasa does: retrieve, add the turn's events, save."""
+    tracker = run(store.create_tracker(sender))
+    tracker.update_with_events([SessionStarted(), ActionExecuted("action_listen")], None)
+    run(store.save(tracker))
+    for n in range(turns):
+        tracker = run(store.retrieve(sender))
+        events = []
+        if n == 1:
+            events = [SlotSet("region_code", "420103"), SlotSet("last_items", ["甲", "乙", "丙"])]
+        elif n == turns - 8:  # the form starts long after the region was set
+            events = [ActiveLoop("eligibility_form"), SlotSet("requested_slot", "age")]
+        elif n % 5 == 0:
+            events = [SlotSet("category", ["meal", "day_care"][n % 2])]
+        turn(tracker, n, *events)
+        run(store.save(tracker))
+    return tracker
+
+
+def test_a_long_conversation_loads_recent_events_with_its_whole_state(store: PooledSQLTrackerStore) -> None:
+    last = long_conversation(store, "long-1", 120)
+    loaded = run(store.retrieve("long-1"))
+    full = run(store.retrieve_full_tracker("long-1"))
+    assert len(full.events) > 8 * WINDOW and len(loaded.events) <= WINDOW + len(DOMAIN.slots) + 1
+    assert loaded.current_slot_values() == full.current_slot_values() == last.current_slot_values()
+    assert loaded.get_slot("region_code") == "420103" and loaded.get_slot("last_items") == ["甲", "乙", "丙"]
+    assert loaded.active_loop_name == full.active_loop_name == "eligibility_form"
+    assert loaded.latest_message.text == full.latest_message.text == "第119句"
+    # the recent turns are there as they happened, from a turn boundary
+    recent = [e for e in loaded.events if isinstance(e, UserUttered)]
+    assert [e.text for e in recent] == [f"第{n}句" for n in range(120 - len(recent), 120)] and len(recent) >= 5
+
+
+def test_saving_a_loaded_window_adds_only_the_new_events(store: PooledSQLTrackerStore) -> None:
+    long_conversation(store, "long-2", 40)
+    before = len(run(store.retrieve_full_tracker("long-2")).events)
+    tracker = run(store.retrieve("long-2"))
+    turn(tracker, 40, SlotSet("category", "bathing"))
+    run(store.save(tracker))
+    run(store.save(tracker))  # saved twice: nothing twice
+    full = run(store.retrieve_full_tracker("long-2"))
+    assert len(full.events) == before + 5
+    assert [e.text for e in full.events if isinstance(e, UserUttered)] == [f"第{n}句" for n in range(41)]
+    assert run(store.retrieve("long-2")).get_slot("category") == "bathing"
+
+
+def test_a_new_session_loads_as_in_rasa(store: PooledSQLTrackerStore) -> None:
+    long_conversation(store, "long-3", 30)
+    tracker = run(store.retrieve("long-3"))
+    tracker.update_with_events([ActionExecuted("action_session_start"), SessionStarted(),
+                                SlotSet("region_code", "420103"), ActionExecuted("action_listen")], None)
+    run(store.save(tracker))
+    loaded = run(store.retrieve("long-3"))
+    assert isinstance(loaded.events[0], SessionStarted) and len(loaded.events) == 3
+    assert loaded.get_slot("region_code") == "420103" and loaded.get_slot("category") is None
+
+
+def test_a_conversation_saved_before_snapshots_loads_whole(store: PooledSQLTrackerStore, tmp_path: Path) -> None:
+    long_conversation(store, "long-4", 30)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM tracker_state")
+    loaded = run(store.retrieve("long-4"))
+    assert len(loaded.events) == len(run(store.retrieve_full_tracker("long-4")).events) - 1  # the session, as Rasa
+    turn(loaded, 30)
+    run(store.save(loaded))  # and from then on it has a snapshot
+    assert len(run(store.retrieve("long-4")).events) <= WINDOW + len(DOMAIN.slots) + 1
+
+
+def test_a_long_conversation_keeps_region_and_last_list(bot) -> None:
+    """Through REST: a list shown early, then many turns that change neither, then "第二个" and another service."""
+    sender = "long-context"
+    listed = send(bot.rasa_url, sender, "江汉区有没有助餐点").payload
+    assert listed["region"]["district"] == "江汉区" and len(listed["items"]) >= 2
+    for n in range(WINDOW // 2):  # each small-talk turn saves about five events: well past the window
+        assert send(bot.rasa_url, sender, ["您好", "谢谢"][n % 2]).payload is not None
+    r = requests.get(f"{bot.rasa_url}/conversations/{sender}/tracker", params={"token": bot.token}, timeout=10)
+    assert len(r.json()["events"]) > 2 * WINDOW
+    second = send(bot.rasa_url, sender, "第二个电话多少")
+    assert listed["items"][1]["name"] in "\n".join(second.texts), (second.texts, listed["items"][1])
+    other = send(bot.rasa_url, sender, "那养老院呢").payload
+    assert other["region"]["district"] == "江汉区" and other["category"] == "care_home", other
+
+
+def test_retention_purges_the_snapshots_with_the_events(store: PooledSQLTrackerStore, tmp_path: Path) -> None:
+    """The snapshot holds the same personal data as the events (age, location): purged with its conversation."""
+    from bot import maintenance
+
+    long_conversation(store, "long-5", 70)
+    maintenance.purge(0, url=str(store.engine.url), backups=tmp_path / "none")
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM tracker_state").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM events").scalar() == 0
