@@ -44,6 +44,12 @@ def test_the_version_guard_refuses_another_rasa() -> None:
         assert "拒绝启动" in message and "Refusing to start" in message and "3.6.21" in message
 
 
+def test_the_guard_pins_what_requirements_lock_installs() -> None:
+    pins = [line.partition("==") for line in (ROOT / "requirements.lock").read_text().splitlines() if "==" in line]
+    locked = {name.strip(): version.split()[0] for name, _, version in pins}
+    assert {name: locked[name] for name in patches.PINNED} == patches.PINNED
+
+
 def test_the_server_does_not_start_on_another_rasa() -> None:
     """`python -m bot.serve` (what the launcher and scale-out run) exits with the message, before Rasa starts."""
     fake = ("import importlib.metadata as m, runpy, sys; real = m.version; "

@@ -92,7 +92,7 @@ def tracker_events(cluster, sender: str) -> list[dict]:
 def test_concurrent_messages_of_one_conversation_are_processed_in_turn(cluster, round_: int) -> None:
     """Six messages of each of three senders at once, to both instances: each is answered, none is lost from the
     tracker, and every user message is followed by its own bot turn ending in action_listen before the next one
-    starts. (Without an atomic ticket issue two instances both took ticket 0 and lost events: bot/serve.py.)"""
+    starts. (Without an atomic ticket issue two instances both took ticket 0 and lost events: bot/locks.py.)"""
     messages = ["您好", "江汉区有没有助餐点", "那青山区呢", "高龄津贴怎么申请", "要带什么材料", "谢谢"]
     senders = [f"same-{round_}-{k}" for k in range(3)]
     jobs = [(cluster.rasa_url(i % 2), sender, m) for sender in senders for i, m in enumerate(messages)]
