@@ -29,22 +29,42 @@ class SubPlace:
 
 
 @lru_cache(maxsize=1)
-def _index() -> tuple[dict[str, tuple[str, ...]], tuple[int, ...]]:
-    """Normalized name -> district codes, and the name lengths (longest first)."""
-    out: dict[str, set[str]] = {}
-    for code, names in words("towns")["districts"].items():
-        for name in names:
-            out.setdefault(clean(name) if set(name) & set(NUMERAL_CHARS) else name, set()).add(code)
+def _index() -> tuple[dict[str, tuple[str, ...]], tuple[int, ...], dict[str, tuple[tuple[str, ...], bool]]]:
+    """Normalized name -> district codes, the name lengths (longest first), and two-character names -> (codes,
+    read only as a whole message)."""
+    towns = words("towns")
+
+    def table(section: str) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for code, names in towns[section].items():
+            for name in names:
+                out.setdefault(clean(name) if set(name) & set(NUMERAL_CHARS) else name, set()).add(code)
+        return out
+
+    names = table("districts")
     by_name = {r["name"]: r["code"] for r in load_regions()}
     for name, district in words("places")["landmarks"].items():
-        out[clean(name)] = {by_name[district]}
-    index = {n: tuple(sorted(c)) for n, c in out.items()}
-    return index, tuple(sorted({len(n) for n in index}, reverse=True))
+        names[clean(name)] = {by_name[district]}
+    index = {n: tuple(sorted(c)) for n, c in names.items()}
+    short = {n: (tuple(sorted(c)), False) for n, c in table("short_names").items()}
+    short |= {n: (tuple(sorted(c)), True) for n, c in table("bare_names").items()}
+    return index, tuple(sorted({len(n) for n in index}, reverse=True)), short
+
+
+def _stands_as_place(message: str, start: int, end: int, bare_only: bool) -> bool:
+    """Whether a two-character name stands as a place: the whole message, or (unless it is also an ordinary word)
+    after 在/住… or before 那边/附近…"""
+    cues = words("places")["short_name_cues"]
+    if not (message[:start] + message[end:]).strip(cues["filler"]):
+        return True
+    return not bare_only and (message[:start].endswith(tuple(cues["before"]))
+                              or message[end:].startswith(tuple(cues["after"])))
 
 
 def sub_places(message: str) -> list[SubPlace]:
-    """Streets, towns, communities and landmarks named in a normalized message, longest first, not overlapping."""
-    index, lengths = _index()
+    """Streets, towns, communities and landmarks named in a normalized message, longest first, not overlapping;
+    a two-character town name ("纸坊") only where it stands as a place."""
+    index, lengths, short = _index()
     found, i = [], 0
     while i < len(message):
         for n in lengths:
@@ -54,7 +74,12 @@ def sub_places(message: str) -> list[SubPlace]:
                 i += n
                 break
         else:
-            i += 1
+            codes, bare_only = short.get(message[i:i + 2], ((), False))
+            if codes and _stands_as_place(message, i, i + 2, bare_only):
+                found.append(SubPlace(message[i:i + 2], i, i + 2, codes))
+                i += 2
+            else:
+                i += 1
     return found
 
 

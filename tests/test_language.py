@@ -456,6 +456,14 @@ def test_age_uses_this_year_in_china() -> None:
     ("在黄鹤楼旁边住", "420106"),  # a landmark
     ("住在江汉二桥附近", "420105"),  # 江汉 inside the name is not 江汉区
     ("我们在兰山区", None),  # a district is the region entity's job, not a sub-place
+    ("就在关山 有没有老年食堂", "420111"),  # a two-character name with a place cue
+    ("关山", "420111"),
+    ("纸坊", "420115"),  # also an ordinary word: only as the whole answer
+    ("这个纸坊做的纸很好", None),
+    ("在路口等我", None),
+    ("我们去大店买东西", None),
+    ("中山公园旁边那个小区", "420103"),
+    ("兰陵社区养老的地方", None),  # a county's name and 社区, not a community of another county
 ])
 def test_sub_place_names_its_district(message: str, district: str | None) -> None:
     assert sub_place_district(normalize(message)) == district
