@@ -30,8 +30,8 @@ OTHER_TASKS = ("emergency", "handoff", "greet", "thank", "goodbye", "bot_challen
 
 
 def answers_the_form(name: str, message: str) -> bool:
-    """Whether a message during the form is read as its answer: anything but another task ("八十四了" whatever the
-    classifier thought), and not a question that names a service or policy ("高龄津贴每月发多少")."""
+    """Whether a message during the form is read as its answer: anything but another task ("七十九岁" whatever the
+    classifier thought), and not a question that names a service or policy ("高龄津贴去哪领")."""
     return name not in OTHER_TASKS and not (name.startswith(("find_", "policy_")) and catalog_needs(message))
 
 

@@ -54,7 +54,7 @@ def rents(text: str) -> bool:
 
 def catalog_needs(text: str, now_only: bool = False) -> list[str]:
     """Intents whose catalog names (taxonomy.yaml: services, policies, items) occur in the message, in order;
-    with now_only, not those told of the past ("以前被骗过": legal aid is not what is asked now)."""
+    with now_only, not those told of the past ("早年上过骗子的当": legal aid is not what is asked now)."""
     tax = load_taxonomy()
     words = [(w, f"find_{c}") for c, v in tax.categories.items() for w in v["words"]]
     words += [(w, f"policy_{c}") for c, v in tax.topics.items() for w in v["words"]]

@@ -30,7 +30,7 @@ def keyword_intent(text: str) -> str | None:
 
 
 def past_danger_only(text: str) -> bool:
-    """Danger words that are all about the past or prevention ("以前走丢过"): not an emergency, whatever the
+    """Danger words that are all about the past or prevention ("前年迷过一回路"): not an emergency, whatever the
     classifier thought."""
     a = assess(text)
     return not a.emergency and bool(a.discounted)

@@ -1,7 +1,7 @@
 """Emergencies read as situations (language/safety.yml): who is in what state since when, not single keywords.
 
-A cue counts only in a clause that is about now: past events ("以前走丢过", "去年摔了一跤") and prevention
-("装个烟感报警器") inside an ordinary request are not emergencies.
+A cue counts only in a clause that is about now: past events ("前年迷过一回路", "上个月跌过一跤") and prevention
+("想在厨房装个报警器") inside an ordinary request are not emergencies.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rasa graph component: what decides the intent whatever the classifier said.
 
 An emergency situation or a hand-over phrase wins. A message whose danger words are only about the past
-("以前走丢过"), or that has none and asks for a service, is never left an emergency. Then meaning over the
+("前年迷过一回路"), or that has none and asks for a service, is never left an emergency. Then meaning over the
 classifier: a generic "what can we get" question is eligibility; a catalog name or a need described by what it does
 (language/concepts.yml) names the service or policy when the classifier's guess does not fit it.
 """
@@ -53,7 +53,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and described[0].startswith("find_"):
         return described[0]  # a service described by what it does, with no word of a policy
     if top.startswith("find_") and named_policies and "reimburse" in concepts:
-        return named_policies[0]  # "租护理床的钱长护险能报吗": the policy
+        return named_policies[0]  # "借轮椅的钱能不能报": the policy
     asked = [n for n in catalog_needs(text, now_only=True) if n.startswith("find_")]
     if top.startswith("find_") and asked and top not in asked:
         return asked[0]  # the catalog's own name of a service asked for now outweighs the classifier
