@@ -6,6 +6,7 @@ python -m bot train    # import + generate + train only
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import secrets
@@ -76,20 +77,29 @@ def ensure_catalog(url: str | None = None) -> None:
 
 
 def ensure_model() -> Path:
-    """Regenerate the catalog-derived NLU files, then train unless a model of this fingerprint exists."""
-    generate.main([])
-    model = MODELS / f"yinling-{fingerprint()}.tar.gz"
-    if model.exists():
+    """Regenerate the catalog-derived NLU files, then train unless a model of this fingerprint exists.
+
+    One process at a time (a file lock): two trainings of one fingerprint used to write one corrupt file. The model
+    is trained under a temporary name and renamed, so a reader never sees half a model.
+    """
+    MODELS.mkdir(exist_ok=True)
+    with open(MODELS / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        generate.main([])
+        model = MODELS / f"yinling-{fingerprint()}.tar.gz"
+        if model.exists():
+            return model
+        log("训练对话模型（约两分钟）…")
+        started = time.monotonic()
+        partial = f"partial-{os.getpid()}-{model.name.removesuffix('.tar.gz')}"
+        subprocess.run(
+            [PY, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+             "--out", str(MODELS), "--fixed-model-name", partial],
+            cwd=ROOT, env=base_env(), check=True,
+        )
+        os.replace(MODELS / f"{partial}.tar.gz", model)
+        log(f"训练完成，用时 {time.monotonic() - started:.0f} 秒。")
         return model
-    log("训练对话模型（约两分钟）…")
-    started = time.monotonic()
-    subprocess.run(
-        [PY, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-         "--out", str(MODELS), "--fixed-model-name", model.name.removesuffix(".tar.gz")],
-        cwd=ROOT, env=base_env(), check=True,
-    )
-    log(f"训练完成，用时 {time.monotonic() - started:.0f} 秒。")
-    return model
 
 
 def api_token() -> str:
