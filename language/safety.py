@@ -95,6 +95,8 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
     for clause in _CLAUSE.split(whole):
         for group, pattern in d["compiled"].items():
             for m in pattern.finditer(clause):
+                if group in d["person_groups"] and any(w in clause[:m.start()] for w in d["devices"]):
+                    continue  # a device that does not respond, not a person
                 fresh = _about_now(clause, m.start(), m.end())
                 if fresh and group in d["scored"] and chronic >= 0 and urgent < chronic:
                     fresh = False

@@ -65,6 +65,31 @@ EMERGENCIES = [
     ("厨房的煤气灶漏气 老人头疼想吐", "120"),
     ("奶奶屋里一股煤气味 人躺在床上叫不醒", "120"),
     ("我妈烤炭火 现在头晕恶心 站不稳", "120"),
+    # missing, told by the situation: hours away, night, a sighting, a crowd, operator wording
+    ("大舅天刚亮就骑车出去钓鱼 到现在深夜了还没影", "110"),
+    ("我姨犯糊涂 中午自个溜出去了 到现在一直没找着", "110"),
+    ("老爷子后半夜一个人跑出去了 邻居看见他往河堤那边走了", "110"),
+    ("我爹脑子不好使 在火车站我买个票回头人就不在了", "110"),
+    ("报警人称其父有失智症 今早离家至今未归 亲属已找了四小时", "110"),
+    ("婆婆有点迷糊 下午出门遛弯 现在都晚上十点了", "110"),
+    # a neighbour not seen for days: police first
+    ("隔壁独居的刘伯好几天冇见人了 喊门冇人答应 门口的牛奶堆着没拿", "110"),
+    ("楼上的孤老这个星期都没下楼 门从里头反锁了 怎么喊都不应", "110"),
+    # cannot get up, helpless helper
+    ("我爸在卫生间蹲下去就起不来了 两条腿一点劲都没有", "120"),
+    ("奶奶半夜摔在走廊里起不来了 我一个人搀不起来", "120"),
+    # found lying still, sudden collapse
+    ("下班回来发现老伴趴在卧室地板上 一动不动", "120"),
+    ("外公刚才说眼前一黑 整个人瘫在沙发上 叫他只会哼哼", "120"),
+    ("我姥爷刚才吃着饭突然就倒了", "120"),
+    # someone else's pills, too many pills, drowsy
+    ("老妈把我爸的降压药当成钙片吃了 现在迷迷瞪瞪的", "120"),
+    ("爷爷药吃多了 一口气吞了二十多片 现在喊不太醒", "120"),
+    # shut in a room, not answering
+    ("老人进浴室快两个小时没出来 门从里面锁着 敲门不应", "120"),
+    ("外婆被电动车撞了 躺在马路边起不来", "120"),
+    ("奶奶胸口疼 疼得往左胳膊上窜", "120"),
+    ("爷爷说胸口发闷 出了一身冷汗 脸色发灰", "120"),
 ]
 
 NEAR_MISSES = [
@@ -122,6 +147,16 @@ NEAR_MISSES = [
     "奶奶记性差 老忘关煤气 想装个燃气报警器有补贴吗",
     "老人容易摔跤 想租助行器",
     "我妈癫痫 平时吃药控制 能去日托吗",
+    # devices that do not respond are not people
+    "家里的空调遥控器按了半天都没反应",
+    "手机上这个小程序点了没反应 怎么查补贴",
+    "电视机顶盒开机以后一直没反应 谁能上门修",
+    # ordinary requests around the same words
+    "我爸腿没力气 想借个助行器",
+    "老人进去洗澡我们不放心 想找上门助浴的",
+    "老人中风后两个人都抬不动 想找上门助浴",
+    "我妈有点糊涂 下午想去日间照料中心 晚上接回来",
+    "外婆以前吃错过药 想找护士上门管药",
 ]
 
 
@@ -140,3 +175,13 @@ def test_past_events_and_prevention_are_not_emergencies(message: str) -> None:
 def test_not_seen_for_days_calls_both_police_and_ambulance() -> None:
     a = assess(normalize("楼下的老奶奶一个星期没露面了 门一直锁着"))
     assert a.emergency and a.numbers == ("110", "120")
+
+
+def test_a_device_not_responding_is_not_a_person() -> None:
+    assert not assess(normalize("遥控器按了没反应")).emergency
+    assert assess(normalize("我爸坐着坐着突然叫他没反应了")).emergency
+
+
+def test_a_neighbour_shut_in_for_days_calls_police_first() -> None:
+    a = assess(normalize("对面楼的老阿姨好几天冇露面 门从里面锁着 敲门冇人应"))
+    assert a.emergency and a.numbers[0] == "110"
