@@ -94,16 +94,21 @@ def _rewrite(text: str, pattern: re.Pattern, replace: dict[str, str] | None) -> 
 
 
 @lru_cache(maxsize=1)
-def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str]]]:
-    """Catalog words of 2+ characters by the pinyin of their first character. Two-character words are keyed
-    with tones (fewer collisions), longer ones without; longer words first."""
+def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str, bool]]]:
+    """Catalog words of 2+ characters by the pinyin of their first character, as (syllables, word, toned).
+    Two-character words are keyed with tones (fewer collisions), longer ones without; two-character item words
+    also without tones ("论椅" is 轮椅 when it is no word of its own); longer words first."""
     tax = load_taxonomy()
+    items = set(tax.item_words())
     names = {w for group in (tax.categories, tax.topics) for v in group.values() for w in v["words"]}
-    names |= set(tax.item_words()) | {r["name"] for r in load_regions()}
-    index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    names |= items | {r["name"] for r in load_regions()}
+    index: dict[str, list[tuple[tuple[str, ...], str, bool]]] = {}
     for w in sorted((w for w in names if len(w) >= 2 and re.fullmatch(f"[{CJK}]+", w)), key=len, reverse=True):
-        key = tuple(lazy_pinyin(list(w), style=Style.TONE3 if len(w) == 2 else Style.NORMAL))
-        index.setdefault(lazy_pinyin(w[0])[0], []).append((key, w))
+        toned = len(w) == 2
+        entries = [(tuple(lazy_pinyin(list(w), style=Style.TONE3 if toned else Style.NORMAL)), w, toned)]
+        if toned and w in items:
+            entries.append((tuple(lazy_pinyin(list(w))), w, False))
+        index.setdefault(lazy_pinyin(w[0])[0], []).extend(entries)
     return index
 
 
@@ -128,7 +133,8 @@ def _is_typo(text: str, i: int, word: str) -> bool:
 def fix_homophones(text: str) -> str:
     """Replace a run of characters that sounds like a catalog word but is written otherwise.
 
-    Three or more characters: same syllables. Two characters: same syllables and tones, and neither the pair
+    Three or more characters: same syllables. Two characters: same syllables and tones (an item's name: tones
+    aside), and neither the pair
     nor either character with its outer neighbour is a word of its own ("主餐", "住浴室" stay). A region's name
     only with its 省/市/区/县 written ("乔口区" is 硚口区; "临沂适老化" is 临沂 + 适老化, not 临沂市 + 老化).
     """
@@ -136,9 +142,9 @@ def fix_homophones(text: str) -> str:
     plain, toned = lazy_pinyin(list(text)), lazy_pinyin(list(text), style=Style.TONE3)
     out, i = [], 0
     while i < len(text):
-        for key, word in index.get(plain[i], ()):
+        for key, word, with_tones in index.get(plain[i], ()):
             n = len(key)
-            sounds = toned if n == 2 else plain
+            sounds = toned if with_tones else plain
             if (tuple(sounds[i:i + n]) == key and re.fullmatch(f"[{CJK}]+", text[i:i + n])
                     and (word[-1] not in _REGION_ENDS or text[i + n - 1] == word[-1])
                     and (n > 2 or text[i:i + n] == word or _is_typo(text, i, word))):
