@@ -18,8 +18,8 @@ from language.normalize import normalize
 from language.numbers import age as age
 from language.numbers import ordinal as ordinal
 from language.person import keyword_value as keyword_value
+from language.places import ambiguous_meant, sub_place_district, sub_places
 from language.places import place_problem as place_problem
-from language.places import sub_place_district, sub_places
 
 SERVICE_PREFIX, POLICY_PREFIX = "find_", "policy_"
 
@@ -42,7 +42,8 @@ def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
     """The place named this turn: the last one not negated ("不是X区 是Y区" -> Y区).
 
     A city followed by one of its districts gives the district. Without a region, an unambiguous street, town,
-    community or landmark gives its district; a region name inside such a name ("江汉二桥") is not a region.
+    community or landmark gives its district; a region name inside such a name ("江汉二桥", "临沂市人民医院") is not a
+    region. An ambiguous name (青山) is read in the city the message or the conversation is in (places.yml).
     """
     message = text(tracker)
     inside = [range(s.start, s.end) for s in sub_places(message)]
@@ -58,6 +59,10 @@ def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
         best = place
     if best is None and (code := sub_place_district(message)):
         best = regions.place(code)
+    if best is None:
+        known = State.of(tracker).place(regions) or channel_place(tracker, regions)
+        if code := ambiguous_meant(message, regions, known.city if known else None):
+            best = regions.place(code)
     return best
 
 

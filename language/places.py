@@ -1,5 +1,5 @@
 """Places in a message below and beside the catalog's regions: streets, towns, communities and landmarks that
-name a district (language/towns.yml, generated; landmarks in places.yml), and places we can't use (outside the
+name a district (language/towns.yml, generated; language/landmarks.yml), and places we can't use (outside the
 covered cities, or ambiguous). The regions themselves are the catalog's (catalog.query.Regions)."""
 
 from __future__ import annotations
@@ -29,36 +29,41 @@ class SubPlace:
 
 
 @lru_cache(maxsize=1)
-def _index() -> tuple[dict[str, tuple[str, ...]], tuple[int, ...], dict[str, tuple[tuple[str, ...], bool]]]:
+def _index() -> tuple[dict[str, tuple[str, ...]], tuple[int, ...], dict[str, tuple[tuple[str, ...], str]]]:
     """Normalized name -> district codes, the name lengths (longest first), and two-character names -> (codes,
-    read only as a whole message)."""
+    the section saying how they must stand: short_names, home_names or bare_names)."""
     towns = words("towns")
 
     def table(section: str) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
-        for code, names in towns[section].items():
+        for code, names in towns.get(section, {}).items():
             for name in names:
                 out.setdefault(clean(name) if set(name) & set(NUMERAL_CHARS) else name, set()).add(code)
         return out
 
     names = table("districts")
     by_name = {r["name"]: r["code"] for r in load_regions()}
-    for name, district in words("places")["landmarks"].items():
-        names[clean(name)] = {by_name[district]}
+    for district, landmarks in words("landmarks")["landmarks"].items():
+        for name in landmarks:
+            names[clean(name)] = {by_name[district]}
     index = {n: tuple(sorted(c)) for n, c in names.items()}
-    short = {n: (tuple(sorted(c)), False) for n, c in table("short_names").items()}
-    short |= {n: (tuple(sorted(c)), True) for n, c in table("bare_names").items()}
+    short = {n: (tuple(sorted(c)), section) for section in ("short_names", "home_names", "bare_names")
+             for n, c in table(section).items()}
     return index, tuple(sorted({len(n) for n in index}, reverse=True)), short
 
 
-def _stands_as_place(message: str, start: int, end: int, bare_only: bool) -> bool:
-    """Whether a two-character name stands as a place: the whole message, or (unless it is also an ordinary word)
-    after 在/住… or before 那边/附近…"""
+def _stands_as_place(message: str, start: int, end: int, section: str) -> bool:
+    """Whether a two-character name stands as a place: the whole message, or with a cue. A town name (关山) after
+    在/住… or before 那边/附近… or a service word (有食堂吗); a rare ordinary word (宗关) only after 住/家在… or before
+    那边/附近…; a common ordinary word (纸坊) only as the whole message."""
     cues = words("places")["short_name_cues"]
-    if not (message[:start] + message[end:]).strip(cues["filler"]):
+    before, after = message[:start], message[end:]
+    if not (before + after).strip(cues["filler"]):
         return True
-    return not bare_only and (message[:start].endswith(tuple(cues["before"]))
-                              or message[end:].startswith(tuple(cues["after"])))
+    if section == "home_names":
+        return before.endswith(tuple(cues["home_before"])) or after.startswith(tuple(cues["home_after"]))
+    return section == "short_names" and (before.endswith(tuple(cues["before"]))
+                                         or after.startswith(tuple(cues["after"] + cues["service_after"])))
 
 
 def sub_places(message: str) -> list[SubPlace]:
@@ -74,8 +79,8 @@ def sub_places(message: str) -> list[SubPlace]:
                 i += n
                 break
         else:
-            codes, bare_only = short.get(message[i:i + 2], ((), False))
-            if codes and _stands_as_place(message, i, i + 2, bare_only):
+            codes, section = short.get(message[i:i + 2], ((), ""))
+            if codes and _stands_as_place(message, i, i + 2, section):
                 found.append(SubPlace(message[i:i + 2], i, i + 2, codes))
                 i += 2
             else:
@@ -85,6 +90,36 @@ def sub_places(message: str) -> list[SubPlace]:
 
 def _options(regions: Regions, codes: tuple[str, ...]) -> list[str]:
     return [p.name for c in codes if (p := regions.place(c))]
+
+
+def _ambiguous_names(message: str, regions: Regions) -> list[tuple[re.Match, list[str]]]:
+    """Ambiguous names (places.yml ambiguous_places) in the message that are not part of a longer known name
+    ("青山区", "蔡店街道", "汉口火车站"), with their options."""
+    inside = [range(s.start, s.end) for s in sub_places(message)]
+    inside += [range(m.start(), m.end()) for k in regions.names() for m in re.finditer(re.escape(k), message)
+               if len(k) > 2]
+    return [(m, list(options)) for name, options in words("places")["ambiguous_places"].items()
+            for m in re.finditer(re.escape(name), message)
+            if not any(m.start() in r and len(r) > len(name) for r in inside)]
+
+
+def ambiguous_meant(message: str, regions: Regions, city: str | None = None) -> str | None:
+    """The district code an ambiguous name (places.yml ambiguous_places, or a town name of several districts)
+    stands for when its options lie in different cities and the message (any region or place named in it, even one
+    the user moved away from) or else the conversation (`city`) places the user in one of them: "从武昌搬到青山"
+    -> 青山区, not 崇阳县青山镇. None when it stays ambiguous."""
+    found = [(m.group(), [p.code for o in options if (p := regions.resolve(o))])
+             for m, options in _ambiguous_names(message, regions)]
+    found += [(s.name, list(s.districts)) for s in sub_places(message) if len(s.districts) > 1]
+    if not found:
+        return None
+    name, codes = found[-1]
+    rest = message.replace(name, "")
+    named = [p for k in regions.names() if len(k) >= 2 and k in rest if (p := regions.resolve(k)) and p.city]
+    named += [p for s in sub_places(rest) if len(s.districts) == 1 and (p := regions.place(s.districts[0]))]
+    cities = {p.city for p in named} or ({city} if city else set())
+    meant = [p for c in codes if (p := regions.place(c)) and p.city in cities]
+    return meant[0].code if len(cities) == 1 and len(meant) == 1 else None
 
 
 def place_problem(message: str, regions: Regions) -> tuple[str, list[str]] | None:
@@ -98,10 +133,8 @@ def place_problem(message: str, regions: Regions) -> tuple[str, list[str]] | Non
     known = regions.names()
     inside = [range(s.start, s.end) for s in subs]
     inside += [range(m.start(), m.end()) for k in known for m in re.finditer(re.escape(k), message) if len(k) > 2]
-    for name, options in tpl["ambiguous_places"].items():
-        for m in re.finditer(re.escape(name), message):
-            if not any(m.start() in r and len(r) > len(name) for r in inside):  # not inside "青山区", "蔡店街道"
-                return name, list(options)
+    if ambiguous := _ambiguous_names(message, regions):
+        return ambiguous[0][0].group(), ambiguous[0][1]
     for sub in subs:
         if len(sub.districts) > 1:
             return sub.name, _options(regions, sub.districts)

@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from language.normalize import normalize
 from language.numbers import age, ordinal, position_index
-from language.places import place_problem, sub_place_district
+from language.places import ambiguous_meant, place_problem, sub_place_district
 from language.words import words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -464,6 +464,23 @@ def test_age_uses_this_year_in_china() -> None:
     ("我们去大店买东西", None),
     ("中山公园旁边那个小区", "420103"),
     ("兰陵社区养老的地方", None),  # a county's name and 社区, not a community of another county
+    ("老两口住卓刀泉街 想请个保姆", "420111"),  # a 街道 said as 街
+    ("横店那边能申请助浴吗", "420116"),  # a town's name without 镇/街道, with a place cue
+    ("关山有助餐点吗", "420111"),  # a two-character town name before a service word
+    ("双堠哪里有养老院", "371321"),
+    ("我爸住宗关", "420104"),  # a rare ordinary word after a home cue
+    ("梨园那边有没有日间照料", "420111"),
+    ("去宗关办点事", None),  # a rare ordinary word without a home cue
+    ("住在车站附近", None),  # a common ordinary word needs to be the whole answer
+    ("花园有没有长椅", None),
+    ("在马路口等车", None),
+    ("我妈住在光谷", "420111"),  # a landmark
+    ("就在武钢这边", "420107"),
+    ("协和医院旁边的小区", "420103"),
+    ("临沂市人民医院对面", "371302"),  # a city's name inside a landmark: the landmark's district
+    ("武汉站附近有没有养老院", "420111"),
+    ("咸宁市中心医院附近", "421202"),
+    ("下个月湖北出新政策吗", None),  # 月湖 is no place here
 ])
 def test_sub_place_names_its_district(message: str, district: str | None) -> None:
     assert sub_place_district(normalize(message)) == district
@@ -478,6 +495,30 @@ def test_ambiguous_and_outside_places_are_asked_back(regions) -> None:
     for fine in ("我住在北京路附近", "南京路上有助餐点吗", "青山区助餐点", "我在卓刀泉", "蔡店街道有食堂吗"):
         assert place_problem(normalize(fine), regions) is None, fine
     assert place_problem(normalize("我在青山"), regions)[1] == ["青山区", "崇阳县"]
+
+
+def test_every_landmark_names_a_covered_district(regions) -> None:
+    from language.words import words
+
+    landmarks = words("landmarks")["landmarks"]
+    assert len(landmarks) == 31  # every district the catalog covers has landmarks
+    for district, names in landmarks.items():
+        place = regions.resolve(district)
+        assert place is not None and place.level == "district", district
+        for name in names:
+            assert sub_place_district(normalize(f"住在{name}附近")) == place.code, name
+
+
+@pytest.mark.parametrize("message,city,district", [
+    ("武昌的房子卖了 现在住青山", None, "420107"),  # a Wuhan district named earlier in the message
+    ("青山有没有护理院", "武汉市", "420107"),  # the conversation is in Wuhan
+    ("青山有没有护理院", "咸宁市", "421223"),
+    ("在光谷上班 家在青山", None, "420107"),  # a Wuhan landmark in the message
+    ("青山有没有护理院", None, None),  # nothing says which: asked back
+    ("汉口有没有护理院", "武汉市", None),  # all options in one city: asked back
+])
+def test_ambiguous_place_read_in_the_users_city(regions, message: str, city: str | None, district: str | None) -> None:
+    assert ambiguous_meant(normalize(message), regions, city) == district
 
 
 def test_word_lists_live_once_in_language_data() -> None:
