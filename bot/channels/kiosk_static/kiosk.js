@@ -68,6 +68,7 @@
     where: document.getElementById('where'),
     idle: document.getElementById('idle'),
     idleSeconds: document.getElementById('idle-seconds'),
+    moreBelow: document.getElementById('more-below'),
     voice: document.getElementById('voice')
   };
 
@@ -120,6 +121,12 @@
     // The start of the newest answer stays in view: a person reads from the top.
     var top = turn.getBoundingClientRect().top - els.main.getBoundingClientRect().top;
     els.main.scrollTop = Math.max(0, els.main.scrollTop + top - 16);
+  }
+
+  // "下面还有内容" under the answers while they go on below the screen.
+  function showMoreBelow() {
+    var m = els.main;
+    els.moreBelow.classList.toggle('on', m.scrollTop + m.clientHeight < m.scrollHeight - 4);
   }
 
   function setSize(size) {
@@ -255,20 +262,26 @@
 
     var answer = el('div', { className: 'answer' + (payload.task === 'emergency' ? ' answer-emergency' : '') });
     answer.setAttribute('data-task', payload.task || '');
-    var head = leadLines(fullText, items.length > 0, !!policy);
-    if (head.length) {
-      answer.appendChild(el('div', { className: 'answer-text' }, head.map(function (l) { return el('p', { text: l }); })));
+    var parts = textParts(fullText, items.length > 0, !!policy);
+    // 朗读 before the answer's first words: found without scrolling however long the answer is (on the left, away
+    // from the size buttons above when the answer scrolls under the header)
+    var read = button('朗读', { className: 'tool-btn read-btn', 'aria-label': '朗读这段回答' });
+    read.addEventListener('click', function () { speak(fullText); });
+    if (parts.lead.length || read) {
+      answer.appendChild(el('div', { className: 'answer-head' }, [
+        read, parts.lead.length ? el('div', { className: 'answer-text' }, paragraphs(parts.lead)) : null]));
     }
     if (items.length) {
       var list = el('ol', { className: 'cards', 'aria-label': '查询结果' });
-      items.forEach(function (item, i) { list.appendChild(el('li', null, [serviceCard(item, i)])); });
+      items.forEach(function (item, i) {
+        var note = parts.before[i + 1];
+        if (note) list.appendChild(el('li', { className: 'list-note answer-text' }, paragraphs(note)));
+        list.appendChild(el('li', null, [serviceCard(item, i)]));
+      });
       answer.appendChild(list);
     }
     if (policy) answer.appendChild(el('div', { className: 'cards' }, [policyCard(policy)]));
-
-    var read = button('朗读', { className: 'tool-btn read-btn', 'aria-label': '朗读这段回答' });
-    read.addEventListener('click', function () { speak(fullText); });
-    answer.appendChild(el('div', { className: 'tools row' }, [read]));
+    if (parts.after.length) answer.appendChild(moreText(parts.after));
 
     var quick = buttons.map(function (b) { return button(b.title, { 'data-send': b.payload || b.title }); });
     if (payload.ask === 'region' && place.region) {
@@ -285,25 +298,44 @@
     return answer;
   }
 
-  // The bot's text repeats every card field; above the cards only its own sentences are shown.
-  function leadLines(text, hasItems, hasPolicy) {
+  // The bot's text repeats every card field; the page shows only its own sentences, each where it belongs: those
+  // before the first card above the cards, a note that introduces a later card (the planned buildings) right before
+  // it, and what follows the list or the policy (further documents, what the documents say) below, so the first
+  // card and its phone number are on the first screen.
+  function textParts(text, hasItems, hasPolicy) {
     var lines = (text || '').split('\n').filter(function (l) { return l.trim(); });
-    if (hasPolicy) {
-      var out = [];
-      var inside = false;
-      lines.forEach(function (l) {
-        if (/^【/.test(l)) { inside = true; return; }
-        if (inside && /^来源：/.test(l)) { inside = false; return; }
-        if (!inside && !/^（以上/.test(l)) out.push(l);
-      });
-      return out;
-    }
-    if (hasItems) {
-      return lines.filter(function (l) {
-        return !/^\s/.test(l) && !/^\d+\.\s/.test(l) && !/^第\d+个/.test(l) && l.indexOf('回复“第几个”') < 0;
-      });
-    }
-    return lines;
+    var parts = { lead: [], before: {}, after: [] };
+    var seen = 0;        // the number of the last card (or 1 once the policy's own block began)
+    var inside = false;  // within the policy's own block: 【title】 ... 来源：
+    var pending = [];
+    lines.forEach(function (l) {
+      if (hasPolicy) {
+        if (!seen && /^【/.test(l)) { inside = true; seen = 1; return; }
+        if (inside) { inside = !/^来源：/.test(l); return; }
+        (seen ? parts.after : parts.lead).push(l);
+        return;
+      }
+      if (!hasItems) { parts.lead.push(l); return; }
+      var number = /^(\d+)\.\s/.exec(l);
+      if (number) {
+        seen = Number(number[1]);
+        if (pending.length) { parts.before[seen] = pending; pending = []; }
+        return;
+      }
+      if (/^\s/.test(l) || /^第\d+个/.test(l) || l.indexOf('回复“第几个”') >= 0) return;
+      if (seen) pending.push(l); else parts.lead.push(l);
+    });
+    parts.after = parts.after.concat(pending);
+    return parts;
+  }
+  function paragraphs(lines) { return lines.map(function (l) { return el('p', { text: l }); }); }
+  // Below the cards, in body size: a heading line ends with "：", an entry starts with "·" or "2."; its source
+  // (indented in the bot's text) is set in under it.
+  function moreText(lines) {
+    return el('div', { className: 'more-text' }, lines.map(function (l) {
+      var kind = /^\s/.test(l) ? 'more-source' : /：$/.test(l) ? 'more-head' : 'more-entry';
+      return el('p', { className: kind, text: l.trim() });
+    }));
   }
 
   function distanceKm(item) {
@@ -590,7 +622,12 @@
   ['pointerdown', 'touchstart', 'keydown', 'input', 'wheel'].forEach(function (type) {
     document.addEventListener(type, touched, { capture: true, passive: true });
   });
-  els.main.addEventListener('scroll', function () { state.lastActivity = Date.now(); }, { passive: true });
+  els.main.addEventListener('scroll', function () { state.lastActivity = Date.now(); showMoreBelow(); },
+                            { passive: true });
+  if ('ResizeObserver' in window) {  // answers arriving, details opening, the text size changing
+    var resized = new ResizeObserver(showMoreBelow);
+    [els.main, els.home, els.chat].forEach(function (node) { resized.observe(node); });
+  }
 
   // ---------- wiring ----------
   document.addEventListener('click', function (ev) {
