@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import requests
@@ -326,11 +327,24 @@ def test_print_puts_one_answer_on_a_page(driver, bot) -> None:
     assert not driver.execute_script("return document.body.classList.contains('printing-one')")
 
 
-def test_read_aloud_in_mandarin(driver, bot) -> None:
+DIGIT_WORDS = "零一二三四五六七八九"
+
+
+def said_digit_by_digit(number: str, said: str) -> bool:
+    """Whether a phone number is in the spoken text as digit words (一二三四五), none of its digits as figures."""
+    digits = re.sub(r"\D", "", number)
+    words = "".join(DIGIT_WORDS[int(c)] for c in digits)
+    return words in re.sub(r"[，,\s]", "", said) and not any(
+        part in said for part in re.findall(r"\d{3,}", number))
+
+
+def test_read_aloud_in_mandarin_says_the_hotline_digit_by_digit(driver, bot) -> None:
     show(driver, bot.rasa_url, **JIANGHAN)
     tap = Taps(driver)
     tap('.tile[data-send="/handoff"]')
-    tap(wait_answer(driver, 1).find_element(By.CSS_SELECTOR, ".read-btn"))
+    answer = wait_answer(driver, 1)
+    assert "12345" in text_of(driver, answer)  # shown as figures, read as digits
+    tap(answer.find_element(By.CSS_SELECTOR, ".read-btn"))
     way = wait(driver, lambda: driver.execute_script("return document.body.dataset.speech"), what="speech")
     has_voice = driver.execute_script(
         "return speechSynthesis.getVoices().some(v => /^(zh|cmn)/i.test(v.lang))")
@@ -340,9 +354,34 @@ def test_read_aloud_in_mandarin(driver, bot) -> None:
             const a = document.getElementById('voice');
             return a.src.startsWith('blob:') && a.duration > 0.5 ? a.duration : null;"""), what="server audio")
         assert duration > 0.5
-        entries = driver.execute_script(
-            "return performance.getEntriesByType('resource').filter(e => e.name.includes('/speech?')).length")
-        assert entries == 1
+        asked = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/speech?'))")
+        assert len(asked) == 1
+        said = parse_qs(urlparse(asked[0]).query)["text"][0]
+        assert said_digit_by_digit("12345", said), said
+
+
+def test_the_browsers_own_voice_reads_phone_numbers_digit_by_digit(driver, bot) -> None:
+    """A kiosk whose browser has a Chinese voice (a stand-in here records what it is given) reads the same
+    speakable text as the server's voice: every card's phone number digit by digit, prices as amounts."""
+    show(driver, bot.rasa_url, **JIANGHAN)
+    driver.execute_script("""
+        window.__said = [];
+        window.SpeechSynthesisUtterance = function (text) { this.text = text; };
+        speechSynthesis.getVoices = () => [{lang: 'zh-CN', name: 'stand-in'}];
+        speechSynthesis.speak = u => window.__said.push(u.text);
+    """)
+    tap = Taps(driver)
+    tap('.tile[data-send="/find_meal"]')
+    answer = wait_answer(driver, 1)
+    phones = [card_phone(c) for c in answer.find_elements(By.CSS_SELECTOR, ".card.service")]
+    tap(answer.find_element(By.CSS_SELECTOR, ".read-btn"))
+    assert driver.execute_script("return document.body.dataset.speech") == "browser"
+    (said,) = driver.execute_script("return window.__said")
+    assert phones and all(said_digit_by_digit(p, said) for p in phones), said
+    assert re.search(r"\d+元", said), "prices are read as amounts"
+    assert not driver.execute_script(
+        "return performance.getEntriesByType('resource').some(e => e.name.includes('/speech?'))")
 
 
 # --- failure, double taps, idle reset --------------------------------------------------------------------------

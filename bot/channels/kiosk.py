@@ -4,7 +4,8 @@ Loaded by `rasa run` from credentials.yml as `bot.channels.kiosk.KioskInput`; ev
 
     GET  /webhooks/kiosk/                 the page (kiosk_static/index.html with the kiosk's settings filled in)
     GET  /webhooks/kiosk/static/<file>    its CSS, JS and vendored assets (nothing comes from another host)
-    POST /webhooks/kiosk/message          {"sender", "message", "place"?} -> {"messages": [Rasa's messages]}
+    POST /webhooks/kiosk/message          {"sender", "message", "place"?} -> {"messages": [Rasa's messages],
+                                                                               "speech": what 朗读 reads}
     GET  /webhooks/kiosk/speech?text=...  Mandarin audio (WAV) from espeak-ng, for browsers without a Chinese voice
                                           (cached; new texts limited per client address and per process)
     GET  /webhooks/kiosk/health
@@ -130,12 +131,25 @@ def page_payloads() -> frozenset[str]:
 
 
 def speech_text(text: str) -> str:
-    """What espeak-ng reads: one line, no markup characters, phone numbers as digit words (speech.spoken), at most
-    MAX_SPEECH characters."""
+    """What a voice reads: one line, no markup characters, phone numbers as digit words (speech.spoken), at most
+    MAX_SPEECH characters (ending at a full stop when one is in the second half)."""
     text = re.sub(r"[\r\n\t]+", "。", text or "")
+    text = re.sub(r"([。！？；：，])[\s。]*。", r"\1", text)  # a line that ends in a stop needs no second one
     text = re.sub(r"[<>{}\[\]\\|`~^*_#=]+", " ", text)
-    text = re.sub(r"\s+", " ", text).strip(" 。")
-    return speech.spoken(text)[:MAX_SPEECH]
+    text = speech.spoken(re.sub(r"\s+", " ", text).strip(" 。"))
+    if len(text) <= MAX_SPEECH:
+        return text
+    end = text.rfind("。", 0, MAX_SPEECH)
+    return text[: end + 1] if end >= MAX_SPEECH // 2 else text[:MAX_SPEECH]
+
+
+def answer_speech(messages: list[dict[str, Any]]) -> str:
+    """What the page reads aloud for one answer (its 朗读 button, the browser's voice or /speech): the reply's text
+    (the contract payload's, else the texts) as speech_text makes it speakable, so every path reads phone numbers
+    and hotlines the same way."""
+    payload: dict[str, Any] = next((m["custom"] for m in messages if isinstance(m.get("custom"), dict)), {})
+    text = payload.get("text") or "\n".join(m["text"] for m in messages if isinstance(m.get("text"), str))
+    return speech_text(text if isinstance(text, str) else "")
 
 
 class KioskInput(InputChannel):
@@ -268,7 +282,7 @@ class KioskInput(InputChannel):
         decision = await guard.shared().admit(self.name(), sender, text.strip(), address,
                                               generated=self.generated(place))
         if decision.refused:
-            return decision.status, {"messages": decision.reply}
+            return decision.status, {"messages": decision.reply, "speech": answer_speech(decision.reply)}
         collector = CollectingOutputChannel()
         msg = UserMessage(decision.text, collector, sender, input_channel=self.name(), metadata=place.metadata())
         task = asyncio.ensure_future(guard.remembering(on_new_message, self.name())(msg))
@@ -285,7 +299,7 @@ class KioskInput(InputChannel):
             return 502, {"error": "bot"}
         if not collector.messages:
             return 502, {"error": "no answer"}
-        return 200, {"messages": collector.messages}
+        return 200, {"messages": collector.messages, "speech": answer_speech(collector.messages)}
 
     async def speak(self, text: str, address: str | None = None) -> bytes | None:
         """WAV bytes of `text` read in Mandarin by espeak-ng, or None when it cannot speak. SpeechBusy when too many

@@ -214,7 +214,7 @@
       if (generation !== state.generation) return;
       if (!data || !Array.isArray(data.messages) || !data.messages.length) throw new Error('down');
       waiting.remove();
-      turn.appendChild(renderAnswer(data.messages));
+      turn.appendChild(renderAnswer(data.messages, data.speech));
       scrollToTurn(turn);
     }).catch(function (err) {
       if (generation !== state.generation) return;
@@ -245,7 +245,8 @@
   }
 
   // ---------- answers ----------
-  function renderAnswer(messages) {
+  // `speech`: the server's speakable text of this answer (phone numbers digit by digit, bot/channels/speech.py).
+  function renderAnswer(messages, speech) {
     var payload = null;
     var texts = [];
     var buttons = [];
@@ -265,8 +266,11 @@
     var parts = textParts(fullText, items.length > 0, !!policy);
     // 朗读 before the answer's first words: found without scrolling however long the answer is (on the left, away
     // from the size buttons above when the answer scrolls under the header)
-    var read = button('朗读', { className: 'tool-btn read-btn', 'aria-label': '朗读这段回答' });
-    read.addEventListener('click', function () { speak(fullText); });
+    var read = null;
+    if (typeof speech === 'string' && speech) {
+      read = button('朗读', { className: 'tool-btn read-btn', 'aria-label': '朗读这段回答' });
+      read.addEventListener('click', function () { speak(speech); });
+    }
     if (parts.lead.length || read) {
       answer.appendChild(el('div', { className: 'answer-head' }, [
         read, parts.lead.length ? el('div', { className: 'answer-text' }, paragraphs(parts.lead)) : null]));
@@ -538,12 +542,8 @@
     var zh = voices.filter(function (v) { return /^(zh|cmn)/i.test(v.lang || ''); });
     return zh.filter(function (v) { return /CN|Hans/i.test(v.lang); })[0] || zh[0] || null;
   }
-  function spokenText(text) {
-    return (text || '').replace(/[【】]/g, '').replace(/\s*\n\s*/g, '。').slice(0, 800);
-  }
-  function speak(text) {
+  function speak(words) {
     stopSpeech();
-    var words = spokenText(text);
     if (!words) return;
     var voice = chineseVoice();
     if (voice) {
