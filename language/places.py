@@ -92,12 +92,17 @@ def _options(regions: Regions, codes: tuple[str, ...]) -> list[str]:
     return [p.name for c in codes if (p := regions.place(c))]
 
 
+def _known_spans(message: str, regions: Regions) -> list[range]:
+    """Where the message names a known street, town, landmark or a region of more than two characters."""
+    inside = [range(s.start, s.end) for s in sub_places(message)]
+    return inside + [range(m.start(), m.end()) for k in regions.names() for m in re.finditer(re.escape(k), message)
+                     if len(k) > 2]
+
+
 def _ambiguous_names(message: str, regions: Regions) -> list[tuple[re.Match, list[str]]]:
     """Ambiguous names (places.yml ambiguous_places) in the message that are not part of a longer known name
     ("青山区", "蔡店街道", "汉口火车站"), with their options."""
-    inside = [range(s.start, s.end) for s in sub_places(message)]
-    inside += [range(m.start(), m.end()) for k in regions.names() for m in re.finditer(re.escape(k), message)
-               if len(k) > 2]
+    inside = _known_spans(message, regions)
     return [(m, list(options)) for name, options in words("places")["ambiguous_places"].items()
             for m in re.finditer(re.escape(name), message)
             if not any(m.start() in r and len(r) > len(name) for r in inside)]
@@ -131,8 +136,7 @@ def place_problem(message: str, regions: Regions) -> tuple[str, list[str]] | Non
     tpl = words("places")
     subs = sub_places(message)
     known = regions.names()
-    inside = [range(s.start, s.end) for s in subs]
-    inside += [range(m.start(), m.end()) for k in known for m in re.finditer(re.escape(k), message) if len(k) > 2]
+    inside = _known_spans(message, regions)
     if ambiguous := _ambiguous_names(message, regions):
         return ambiguous[0][0].group(), ambiguous[0][1]
     for sub in subs:
