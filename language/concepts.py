@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from catalog.lexicon import load_taxonomy
+from language.negation import negated
 from language.safety import about_now
 
 DATA = Path(__file__).with_name("concepts.yml")
@@ -47,18 +48,27 @@ def concept_needs(text: str) -> list[str]:
     return _ranked("needs", text)
 
 
+def narrowed(text: str, top: str, described: list[str]) -> str | None:
+    """The described need that narrows the named general service `top` when the message asks for a place for this
+    kind of person (concepts.yml: narrows, specialized), or None."""
+    d = _data()
+    if not any(w in text for w in d["specialized"]):
+        return None
+    return next((n for n in described if top in d["narrows"].get(n, ())), None)
+
+
 def rents(text: str) -> bool:
     """Whether the message asks to rent or borrow."""
     return _score(_data()["rent"], text) > 0
 
 
 def catalog_needs(text: str, now_only: bool = False) -> list[str]:
-    """Intents whose catalog names (taxonomy.yaml: services, policies, items) occur in the message, in order;
-    with now_only, not those told of the past ("早年上过骗子的当": legal aid is not what is asked now)."""
+    """Intents whose catalog names (taxonomy.yaml: services, policies, items) occur in the message, not negated,
+    in order; with now_only, not those told of the past ("早年上过骗子的当": legal aid is not what is asked now)."""
     tax = load_taxonomy()
     words = [(w, f"find_{c}") for c, v in tax.categories.items() for w in v["words"]]
     words += [(w, f"policy_{c}") for c, v in tax.topics.items() for w in v["words"]]
     words += [(w, "find_equipment_rental") for w in tax.item_words()]
-    found = sorted((p, need) for w, need in words if (p := text.find(w)) >= 0
+    found = sorted((p, need) for w, need in words if (p := text.find(w)) >= 0 and not negated(text, p, p + len(w))
                    and (not now_only or about_now(text, p, p + len(w))))
     return list(dict.fromkeys(need for _, need in found))

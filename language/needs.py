@@ -31,7 +31,7 @@ def mentioned_needs(message: str) -> list[str]:
             if not any(taken[i] for i in span):
                 for i in span:
                     taken[i] = True
-                if not negated(message, start):
+                if not negated(message, start, start + len(word)):
                     found.append((start, need))
             start = message.find(word, start + len(word))
     return list(dict.fromkeys(need for _, need in sorted(found)))
@@ -43,7 +43,7 @@ def negated_needs(message: str) -> set[str]:
     for c, v in load_taxonomy().categories.items():
         for w in v["words"]:
             pos = message.find(w)
-            if pos >= 0 and negated(message, pos):
+            if pos >= 0 and negated(message, pos, pos + len(w)):
                 out.add(f"find_{c}")
     return out
 

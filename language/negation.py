@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from language.words import words
 
 
-def negated(message: str, start: int | None) -> bool:
-    """Whether the word starting at `start` follows a negation within a few characters."""
+def negated(message: str, start: int | None, end: int | None = None) -> bool:
+    """Whether the word starting at `start` follows a negation within a few characters, or (given its `end`)
+    is followed by one."""
     if start is None:
         return False
     w = words("negation")
-    before = message[max(0, start - w["window"]):start]
-    return any(n in before for n in w["negations"])
+    base = max(0, start - w["window"])
+    found = [base + m.start() for n in w["negations"] for m in re.finditer(re.escape(n), message[base:start])]
+    said = any(not (i and message[i - 1] in w["question_before"]) for i in found)  # "能办不 在…": a question
+    return said or (end is not None and bool(re.match(w["after"], message[end:])))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.nlu.keyword_intents import decide
 from language.concepts import catalog_needs, concept_item, concept_needs
 from language.normalize import normalize
 
@@ -40,3 +41,49 @@ def test_needs_described_by_what_they_do(message: str, need: str) -> None:
 
 def test_catalog_names_in_order() -> None:
     assert catalog_needs("助餐点和养老院") == ["find_meal", "find_care_home"]
+
+
+@pytest.mark.parametrize("message,top,want", [
+    # an item's name written with the wrong tone
+    ("想租个伦椅 推老人出门用", "out_of_scope", "find_equipment_rental"),
+    # aids by their general kind
+    ("老人出院了 想借点康复用的器械", "find_medical_care", "find_equipment_rental"),
+    ("哪里能租到老人的辅具", "out_of_scope", "find_equipment_rental"),
+    # a negated service after its name
+    ("敬老院就不考虑了 只要白天有个地方照看", "find_care_home", "find_day_care"),
+    # someone who no longer knows the family, a place for this kind of person
+    ("老伴现在连儿子都认不出来了 想找个专门收这类老人的养老院", "find_care_home", "find_dementia_care"),
+    ("老伴现在连儿子都认不出来了 想找个专门收这类老人的养老院", "out_of_scope", "find_dementia_care"),
+    # a knowledgeable person to ask face to face
+    ("想找个内行当面聊聊 老人能用上哪些服务", "eligibility", "find_elder_advisor"),
+    # cheated of money by a salesman
+    ("有个推销保健枕头的把我爸忽悠走了三千块", "find_elder_advisor", "find_legal_aid"),
+    # an aid added to a rental list
+    ("再加一个让老人坐着冲澡的凳子", "find_bathing", "find_equipment_rental"),
+    ("不是助行器 是坐着洗澡的那种凳子", "out_of_scope", "find_equipment_rental"),
+    # a past rescue, home nursing now
+    ("我妈前阵子抢救过来了 回家以后要上门护理", "out_of_scope", "find_medical_care"),
+    # bed-bound, round-the-clock care somewhere to live
+    ("老爷子瘫在床上 得找个全天候有人护理能住的机构", "out_of_scope", "find_care_home"),
+    # policies by meaning
+    ("我姥爷九十三了 听说给老人的钱每个月都发 找谁领", "find_meal", "policy_high_age_allowance"),
+    ("我妈吃低保 生活不能自理 政府能不能出钱找人上门照顾她", "out_of_scope", "policy_care_subsidy"),
+    ("老房子进门有道高门槛 老人老被绊 政府能帮着改吗", "out_of_scope", "policy_home_adaptation"),
+    ("我一直伺候瘫痪的老伴 现在快熬不住了 有啥政策让我喘口气", "eligibility", "policy_respite_care"),
+    ("喘气服务在哪申请", "out_of_scope", "policy_respite_care"),
+    ("我大伯没结过婚 快八十了 没人照顾 进敬老院能不能国家养", "find_care_home", "policy_special_hardship"),
+    ("我婆婆七十五了 没有养老金 我们这边有啥能申请的", "find_meal", "eligibility"),
+    ("这家养老院多收钱 我要反映一下", "find_care_home", "handoff"),
+])
+def test_needs_decided_by_meaning(message: str, top: str, want: str) -> None:
+    assert decide(normalize(message), top, []) == want
+
+
+def test_tone_repair_only_where_the_pair_is_no_word() -> None:
+    assert normalize("租论椅") == "租轮椅"
+    assert normalize("手掌受伤了") == "手掌受伤了"
+
+
+def test_a_service_negated_after_its_name_is_not_named() -> None:
+    assert catalog_needs("养老院不要了 日托就行") == ["find_day_care"]
+    assert catalog_needs("养老院不要押金吗") == ["find_care_home"]

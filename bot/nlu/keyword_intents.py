@@ -17,7 +17,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from language.concepts import catalog_needs, concept_item, concept_needs, rents
+from language.concepts import catalog_needs, concept_item, concept_needs, narrowed, rents
 from language.keywords import keyword_intent, no_danger, past_danger_only
 
 UNSURE = ("out_of_scope", "nlu_fallback")
@@ -35,14 +35,22 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     named_policies = [n for n in named if n.startswith("policy_")]
     if top == "emergency" and (past_danger_only(text) or (no_danger(text) and (named or described))):
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
-    if "eligibility" in described and not named_policies and (not named_services or "benefit" in concepts):
+    described_policies = [n for n in described if n.startswith("policy_")]
+    if "eligibility" in described and not named_policies and not described_policies \
+            and (not named_services or "benefit" in concepts):
         return "eligibility"
+    if top == "eligibility" and "eligibility" not in described and "benefit" not in concepts and not named \
+            and described[:1] and described[0].startswith("find_"):
+        return described[0]  # a service described, no benefit asked for
+    if name := narrowed(text, top, described):
+        return name
     if top == "eligibility" and not named and "list_detail" in concepts and "benefit" not in concepts:
         return "ask_detail"  # "押金多少 我们是低保": a question about the last list, the status only a detail
     if top == "policy_care_home_admission" and "care_home_search" in concepts \
             and "policy_care_home_admission" not in described:
         return "find_care_home"
-    if concept_item(text) and rents(text) and not top.startswith("policy_") and top != "eligibility":
+    if (concept_item(text) or described[:1] == ["find_equipment_rental"]) and rents(text) \
+            and not top.startswith("policy_") and top != "eligibility":
         return "find_equipment_rental"
     if top == "find_equipment_rental" and not rents(text) and len(named_services) > 1:
         return next(n for n in named_services if n != top)  # the item is the person's condition, not the request
@@ -64,7 +72,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and "benefit" not in concepts:
         return asked[0]  # a service named, nothing of the policy said
     if top in UNSURE and (named or described):
-        return (named or described)[0]
+        return decide(text, (named or described)[0], ranking)  # the best named or described need, refined
+    if top in UNSURE and concept_item(text) and not {"benefit", "reimburse"} & set(concepts):
+        return "find_equipment_rental"  # an aid described by what it does ("洗澡时坐的椅子")
     return top
 
 
