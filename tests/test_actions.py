@@ -81,6 +81,26 @@ def test_correction_takes_the_place_not_negated() -> None:
     assert payload["region"]["district"] == "汉阳区"
 
 
+def test_ambiguous_place_is_read_in_the_conversations_city() -> None:
+    slots = {"category": "meal", "last_task": "find_service", "region_code": "420106"}  # the user said 武昌 before
+    payload, _, _, _ = run(ActionFollowUp(), make_tracker("那青山呢", "inform", [], slots))
+    assert payload["region"]["district"] == "青山区"
+    payload, _, _, _ = run(ActionFindService(), make_tracker("青山有没有老年食堂", "find_meal"))
+    assert payload["ask"] == "region" and payload["region"]["district"] is None  # nothing says which 青山
+
+
+def test_landmark_with_a_city_name_gives_its_district() -> None:
+    tracker = make_tracker("临沂市人民医院边上有养老院吗", "find_care_home", ["临沂市"])
+    payload, _, _, _ = run(ActionFindService(), tracker)
+    assert payload["region"]["district"] == "兰山区"
+
+
+def test_a_question_tail_is_no_negation() -> None:
+    tracker = make_tracker("上门送饭行不 在费县", "find_meal", ["费县"])
+    payload, _, _, _ = run(ActionFindService(), tracker)
+    assert payload["region"]["district"] == "费县"
+
+
 def test_item_keeps_region_and_switches_item() -> None:
     slots = {"category": "equipment_rental", "item": "轮椅", "last_task": "find_service", "region_code": "420103"}
     payload, text, _, _ = run(ActionFollowUp(), make_tracker("那护理床呢", "inform", ["护理床"], slots))
