@@ -54,7 +54,7 @@ crossval: install
 	@PYTHONPATH=. $(PY) -m rasa test nlu --nlu data --config config.yml --cross-validation --folds 3 --out var/nlu_cv
 	@mkdir -p reports/nlu_cv && cp var/nlu_cv/intent_report.json var/nlu_cv/RegexEntityExtractor_report.json reports/nlu_cv/
 
-# Hostile input through REST and WeChat (loopback, bounded): reports/fuzz.json
+# Hostile input through REST, kiosk and WeChat (loopback, bounded), thresholds per channel: reports/fuzz.json
 fuzz: install
 	@$(PY) -m tools.fuzz --count 10000
 
