@@ -483,3 +483,27 @@ def test_nginx_limits_requests_per_client_address(nginx: tuple[int, list[str]]) 
     assert forwarded[-1].split(",")[-1].strip() == "127.0.0.2"  # what the guard reads as the client's address
     assert all(c == 200 for c, _ in burst(port, "127.0.0.3", "/webhooks/wechat/webhook"))  # WeChat's servers
     assert all(c == 200 for c, _ in burst(port, "127.0.0.1", "/webhooks/rest/webhook"))    # this machine's tools
+
+
+# --- buttons across instances (GUARD_REDIS_URL) ---------------------------------------------------------------
+
+
+def test_a_button_shown_by_one_instance_works_at_another(tmp_path: Path) -> None:
+    from bot.guard import RedisOffers
+    from bot.launcher import free_port
+    from tools.scaleout import redis
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed (make services)")
+    port = free_port()
+    pressed = BUTTONS[0]["payload"]
+
+    async def two_instances(url: str) -> list[str | None]:
+        a, b = Guard(Limits(), RedisOffers(url)), Guard(Limits(), RedisOffers(url))  # one event loop, as in Rasa
+        await a.remember("rest", "s1", [{"text": "请问老人住在哪里？", "buttons": BUTTONS}])
+        return [(await b.admit("rest", sender, pressed)).text for sender in ("s1", "s2")]
+
+    with redis(tmp_path, port):
+        assert run(two_instances(f"redis://127.0.0.1:{port}/2")) == [pressed, "／" + pressed[1:]]
+    # Redis down: nothing counts as offered (the button is read as words), and no error
+    assert run(two_instances(f"redis://127.0.0.1:{free_port()}/2")) == ["／" + pressed[1:]] * 2
