@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -137,7 +137,7 @@ class WeChatInput(InputChannel):
         except (TypeError, ValueError):
             return False
 
-    async def handle(self, args: Any, body: bytes, on_new_message: Handler,
+    async def handle(self, args: Mapping[str, Any], body: bytes, on_new_message: Handler,
                      started: float | None = None) -> tuple[int, str, str]:
         """Status, body and content type for one POST (args: the query parameters)."""
         started = time.monotonic() if started is None else started
