@@ -48,13 +48,13 @@ def concept_needs(text: str) -> list[str]:
     return _ranked("needs", text)
 
 
-def narrowed(text: str, top: str, described: list[str]) -> str | None:
-    """The described need that narrows the named general service `top` when the message asks for a place for this
-    kind of person (concepts.yml: narrows, specialized), or None."""
+def narrowed(text: str, names: list[str], described: list[str]) -> str | None:
+    """The described need that narrows one of the general services `names` (or is one of them) when the message
+    asks for a place for this kind of person (concepts.yml: narrows, specialized), or None."""
     d = _data()
     if not any(w in text for w in d["specialized"]):
         return None
-    return next((n for n in described if top in d["narrows"].get(n, ())), None)
+    return next((n for n, wider in d["narrows"].items() if n in described and {n, *wider} & set(names)), None)
 
 
 def rents(text: str) -> bool:

@@ -74,6 +74,16 @@ def test_catalog_names_in_order() -> None:
     ("我大伯没结过婚 快八十了 没人照顾 进敬老院能不能国家养", "find_care_home", "policy_special_hardship"),
     ("我婆婆七十五了 没有养老金 我们这边有啥能申请的", "find_meal", "eligibility"),
     ("这家养老院多收钱 我要反映一下", "find_care_home", "handoff"),
+    # the classifier already on the narrower need, a home named
+    ("老伴现在连儿子都认不出来了 想找个专门收这类老人的养老院", "find_dementia_care", "find_dementia_care"),
+    # another policy guessed, one described or named
+    ("我大伯没结过婚 快八十了 没人照顾 进敬老院能不能国家养", "policy_care_home_admission", "policy_special_hardship"),
+    ("老人住过院 现在想问问长护险能不能评上", "policy_family_doctor", "policy_ltc_insurance"),
+    # a service named with a place, read by the classifier as a bare place
+    ("洪山区的助浴点在哪", "inform", "find_bathing"),
+    # bedding too heavy to wash, a meal ordered
+    ("老人的被褥太厚了自己洗不了 有人上门拿去洗吗", "out_of_scope", "find_cleaning"),
+    ("想给奶奶订个老年餐 包月多少钱", "out_of_scope", "find_meal"),
 ])
 def test_needs_decided_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

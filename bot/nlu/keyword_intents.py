@@ -42,8 +42,10 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top == "eligibility" and "eligibility" not in described and "benefit" not in concepts and not named \
             and described[:1] and described[0].startswith("find_"):
         return described[0]  # a service described, no benefit asked for
-    if name := narrowed(text, top, described):
+    if name := narrowed(text, [top, *named_services], described):
         return name
+    if top == "inform" and named_services and not named_policies:
+        return named_services[0]  # a service named with a place is a request, not only the place
     if top == "eligibility" and not named and "list_detail" in concepts and "benefit" not in concepts:
         return "ask_detail"  # "押金多少 我们是低保": a question about the last list, the status only a detail
     if top == "policy_care_home_admission" and "care_home_search" in concepts \
@@ -60,6 +62,11 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top.startswith("policy_") and not named_policies and "benefit" not in concepts and described[:1] \
             and described[0].startswith("find_"):
         return described[0]  # a service described by what it does, with no word of a policy
+    if top.startswith("policy_") and described[:1] and described[0].startswith("policy_") and top not in described \
+            and (not named_policies or described[0] in named_policies):
+        return described[0]  # another policy described by what it gives
+    if top.startswith("policy_") and named_policies and top not in named_policies and top not in described:
+        return named_policies[0]  # the catalog's own name of a policy outweighs the classifier
     if top.startswith("find_") and named_policies and "reimburse" in concepts:
         return named_policies[0]  # "借轮椅的钱能不能报": the policy
     asked = [n for n in catalog_needs(text, now_only=True) if n.startswith("find_")]
