@@ -84,6 +84,9 @@ def test_catalog_names_in_order() -> None:
     # bedding too heavy to wash, a meal ordered
     ("老人的被褥太厚了自己洗不了 有人上门拿去洗吗", "out_of_scope", "find_cleaning"),
     ("想给奶奶订个老年餐 包月多少钱", "out_of_scope", "find_meal"),
+    ("不想送敬老院 就白天找人帮忙看着老人", "find_care_home", "find_day_care"),
+    ("卖保健品的把我爸的养老钱骗走了 去哪里咨询", "find_elder_advisor", "find_legal_aid"),
+    ("家里是低保户 老人不能自理 政府能派人上门照顾吗", "out_of_scope", "policy_care_subsidy"),
 ])
 def test_needs_decided_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

@@ -73,7 +73,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top.startswith("find_") and asked and top not in asked:
         return asked[0]  # the catalog's own name of a service asked for now outweighs the classifier
     if top.startswith("find_") and not asked and described[:1] and described[0].startswith("find_") \
-            and top not in described:
+            and top != described[0]:
         return described[0]  # no name, but the need is described: the description outweighs the classifier
     if top.startswith("policy_") and not named_policies and asked and top not in described \
             and "benefit" not in concepts:
