@@ -87,6 +87,9 @@ def test_catalog_names_in_order() -> None:
     ("不想送敬老院 就白天找人帮忙看着老人", "find_care_home", "find_day_care"),
     ("卖保健品的把我爸的养老钱骗走了 去哪里咨询", "find_elder_advisor", "find_legal_aid"),
     ("家里是低保户 老人不能自理 政府能派人上门照顾吗", "out_of_scope", "policy_care_subsidy"),
+    # after signing up, whether the doctor comes: still the family doctor
+    ("签好了以后医生会上门看病吗", "find_medical_care", "policy_family_doctor"),
+    ("签好了以后医生会上门看病吗", "nlu_fallback", "policy_family_doctor"),
 ])
 def test_needs_decided_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want
