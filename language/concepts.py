@@ -11,8 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from catalog.lexicon import load_taxonomy
-from language.negation import negated
+from language.needs import mentioned_needs
 from language.safety import about_now
 
 DATA = Path(__file__).with_name("concepts.yml")
@@ -64,11 +63,5 @@ def rents(text: str) -> bool:
 
 def catalog_needs(text: str, now_only: bool = False) -> list[str]:
     """Intents whose catalog names (taxonomy.yaml: services, policies, items) occur in the message, not negated,
-    in order; with now_only, not those told of the past ("早年上过骗子的当": legal aid is not what is asked now)."""
-    tax = load_taxonomy()
-    words = [(w, f"find_{c}") for c, v in tax.categories.items() for w in v["words"]]
-    words += [(w, f"policy_{c}") for c, v in tax.topics.items() for w in v["words"]]
-    words += [(w, "find_equipment_rental") for w in tax.item_words()]
-    found = sorted((p, need) for w, need in words if (p := text.find(w)) >= 0 and not negated(text, p, p + len(w))
-                   and (not now_only or about_now(text, p, p + len(w))))
-    return list(dict.fromkeys(need for _, need in found))
+    in order; with now_only, not those told of the past (a fraud years ago is not what is asked for now)."""
+    return mentioned_needs(text, (lambda start, end: about_now(text, start, end)) if now_only else None)

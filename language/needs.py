@@ -3,6 +3,8 @@ without negated ones, and whether it wants to rent or the nearest places (needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from catalog.lexicon import load_taxonomy
 from language.negation import negated
 from language.words import words
@@ -17,10 +19,11 @@ def _need_words() -> list[tuple[str, str]]:
     return sorted(out, key=lambda x: -len(x[0]))
 
 
-def mentioned_needs(message: str) -> list[str]:
+def mentioned_needs(message: str, keep: Callable[[int, int], bool] | None = None) -> list[str]:
     """Intents named by catalog words in the message, in order, skipping negated ones; longer words win.
 
-    "不要X 要Y" gives Y's intent only; "X 顺便问下 Y" gives both in order.
+    "不要X 要Y" gives Y's intent only; "X 顺便问下 Y" gives both in order. `keep(start, end)` may drop more
+    mentions (e.g. those told of the past).
     """
     found: list[tuple[int, str]] = []
     taken = [False] * len(message)
@@ -31,7 +34,8 @@ def mentioned_needs(message: str) -> list[str]:
             if not any(taken[i] for i in span):
                 for i in span:
                     taken[i] = True
-                if not negated(message, start, start + len(word)):
+                end = start + len(word)
+                if not negated(message, start, end) and (keep is None or keep(start, end)):
                     found.append((start, need))
             start = message.find(word, start + len(word))
     return list(dict.fromkeys(need for _, need in sorted(found)))
