@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
-from test_actions import make_tracker, run, slots_of
+from test_actions import _db, make_tracker, run, slots_of  # noqa: F401  (_db: the autouse catalog fixture)
 
 from actions.conversation import ActionChitchat, ActionClarify, ActionEmergency, ActionSessionStart
 from actions.eligibility import answers_the_form
