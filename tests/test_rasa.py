@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot import generate
 from bot.launcher import ROOT, base_env
 from replies.contract import validate_turn
@@ -41,13 +43,20 @@ def test_dev_cases_end_to_end(bot_url: str) -> None:
     assert not failures, "\n".join(f"{o.label}: {o.problems}" for o in failures)
 
 
-def test_independent_eval_set_floor(bot_url: str) -> None:
-    """Issue 5's bar on questions never trained on: 95 % of single questions and 90 % of dialogue turns."""
-    cases, dialogues = load_cases(ROOT / "tests" / "eval" / "dev_team.yaml")
+# Issue 16's bar: 95 % of single questions, 90 % of the harder half, 90 % of dialogue turns, every emergency caught,
+# at most 2 % false alarms. Every set here is a development set now (its failures were read); dev_blind_c was the last
+# blind one (README: 理解准确率).
+FLOORS = {"single": 0.95, "hard": 0.90, "turns": 0.90, "emergencies": 1.0}
+MAX_FALSE_ALARMS = 0.02
+
+
+@pytest.mark.parametrize("name", ["dev_team", "dev_blind_a", "dev_blind_b", "dev_blind_c"])
+def test_eval_set_floors(bot_url: str, name: str) -> None:
+    cases, dialogues = load_cases(ROOT / "tests" / "eval" / f"{name}.yaml")
     outcomes = run(bot_url, cases, dialogues)
     got = summary(outcomes)
-    print(report(outcomes, show=60))
-    assert got["single"] >= 0.95 and got["turns"] >= 0.90, report(outcomes, show=60)
+    low = {k: round(got[k], 3) for k, floor in FLOORS.items() if got[k] < floor}
+    assert not low and got["false_alarms"] <= MAX_FALSE_ALARMS, (low, got, report(outcomes, show=60))
 
 
 def test_every_rest_turn_follows_the_contract(bot_url: str) -> None:
