@@ -29,14 +29,8 @@ def keyword_intent(text: str) -> str | None:
     return None
 
 
-def past_danger_only(text: str) -> bool:
-    """Danger words that are all about the past or prevention ("前年迷过一回路"): not an emergency, whatever the
-    classifier thought."""
+def false_alarm(text: str, request: bool) -> bool:
+    """Whether the classifier's "emergency" is wrong: no cue of danger told of now, and either danger words told
+    only of the past or prevention ("前年迷过一回路") or a request for a service or policy (`request`)."""
     a = assess(text)
-    return not a.emergency and bool(a.discounted)
-
-
-def no_danger(text: str) -> bool:
-    """No danger word at all, now or in the past."""
-    a = assess(text)
-    return not a.groups and not a.discounted
+    return not a.danger_now and (bool(a.discounted) or request)

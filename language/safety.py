@@ -29,6 +29,11 @@ class Assessment:
     groups: frozenset[str] = field(default_factory=frozenset)  # cue groups that count
     discounted: frozenset[str] = field(default_factory=frozenset)  # cue groups seen only in the past or prevention
 
+    @property
+    def danger_now(self) -> bool:
+        """A cue of danger told of now, beyond the circumstances (when, where, who tells)."""
+        return bool(self.groups - set(_data()["context"]))
+
 
 @lru_cache(maxsize=1)
 def _data() -> dict:

@@ -1,9 +1,10 @@
 """Rasa graph component: what decides the intent whatever the classifier said.
 
-An emergency situation or a hand-over phrase wins. A message whose danger words are only about the past
-("前年迷过一回路"), or that has none and asks for a service, is never left an emergency. Then meaning over the
-classifier: a generic "what can we get" question is eligibility; a catalog name or a need described by what it does
-(language/concepts.yml) names the service or policy when the classifier's guess does not fit it.
+An emergency situation or a hand-over phrase wins. The classifier's emergency stands when a danger is told of
+now; without one, a message whose danger words are only about the past ("前年迷过一回路"), or that asks for a
+service, is never left an emergency. Then meaning over the classifier: a generic "what can we get" question is
+eligibility; a catalog name or a need described by what it does (language/concepts.yml) names the service or policy
+when the classifier's guess does not fit it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from language.concepts import catalog_needs, concept_item, concept_needs, narrowed, rents
-from language.keywords import keyword_intent, no_danger, past_danger_only
+from language.keywords import false_alarm, keyword_intent
 
 UNSURE = ("out_of_scope", "nlu_fallback")
 INTENT_PREFIXES = ("find_", "policy_", "eligibility", "greet")
@@ -33,7 +34,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     named = catalog_needs(text)
     named_services = [n for n in named if n.startswith("find_")]
     named_policies = [n for n in named if n.startswith("policy_")]
-    if top == "emergency" and (past_danger_only(text) or (no_danger(text) and (named or described))):
+    if top == "emergency" and false_alarm(text, bool(named or described)):
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
     described_policies = [n for n in described if n.startswith("policy_")]
     if "eligibility" in described and not named_policies and not described_policies \
