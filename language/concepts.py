@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from catalog.lexicon import load_taxonomy
 from language.needs import mentioned_needs
 from language.safety import about_now
 
@@ -30,9 +31,17 @@ def _score(groups: list[list[str]], text: str) -> int:
     return sum(len(w) for w in found[0]) + sum(len(w) for w in set().union(*found))
 
 
+def _pattern_score(patterns: list[str], text: str) -> int:
+    """Twice the characters of the longest match of any of the patterns, 0 without one."""
+    return max((2 * len(m.group(0)) for p in patterns if (m := re.search(p, text))), default=0)
+
+
 def _ranked(section: str, text: str) -> list[str]:
     text = re.sub(_data()["negated"], " ", text)
     scores = {name: _score(groups, text) for name, groups in _data()[section].items()}
+    if section == "needs":
+        for name, patterns in _data()["patterns"].items():
+            scores[name] = max(scores.get(name, 0), _pattern_score(patterns, text))
     return [n for n, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s]
 
 
@@ -59,6 +68,12 @@ def narrowed(text: str, names: list[str], described: list[str]) -> str | None:
 def rents(text: str) -> bool:
     """Whether the message asks to rent or borrow."""
     return _score(_data()["rent"], text) > 0
+
+
+def without_conditions(text: str) -> str:
+    """The message without the aids told as the person's state ("一个坐轮椅"): they ask for nothing."""
+    items = "|".join(sorted(map(re.escape, load_taxonomy().item_words()), key=len, reverse=True))
+    return re.sub(f"{_data()['condition']}({items})", " ", text)
 
 
 def catalog_needs(text: str, now_only: bool = False) -> list[str]:

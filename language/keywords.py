@@ -3,6 +3,7 @@ phrases of keyword_intents.yml."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,11 +21,12 @@ def phrases() -> dict[str, list[str]]:
 
 
 def keyword_intent(text: str) -> str | None:
-    """"emergency" for an emergency now, else the first intent (in file order) one of whose phrases occurs."""
+    """"emergency" for an emergency now, else the first intent (in file order) one of whose phrases (regular
+    expressions) occurs."""
     if assess(text).emergency:
         return "emergency"
     for name, words in phrases().items():
-        if any(w in text for w in words):
+        if any(re.search(w, text) for w in words):
             return name
     return None
 

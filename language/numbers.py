@@ -61,6 +61,8 @@ def age(message: str, year: int | None = None) -> int | None:
         born = int(m.group(1))
         born += 0 if born >= 1000 else 1900
         found.append(this_year - born)
+    full_year = rf"(?<!\d)(19\d{{2}})(?:{_alt(w['full_year_after'])})"
+    found += [this_year - int(m.group(1)) for m in re.finditer(full_year, text)]
     not_after = _alt(w["not_age_after"])
     for m in re.finditer(r"(?<![\d.])(\d{2,3})(?![\d.])", text):
         after, before = text[m.end():].lstrip(), text[:m.start()].rstrip()

@@ -95,6 +95,80 @@ def test_needs_decided_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want
 
 
+@pytest.mark.parametrize("message,top", [
+    # facts about the person, then "what can she get" however it is put
+    ("我二姨七十三了 一个人在县城住 冇得退休金 她能拿到些啥", "policy_special_hardship"),
+    ("老爷子八十好几 腿脚还行 就是家里条件差 能享受点什么", "out_of_scope"),
+    ("没儿没女的老人 快八十了 政府都有些什么照顾", "policy_special_hardship"),
+    ("婆婆半身不遂 家里又困难 政府怎么帮我们", "find_care_home"),
+    ("我是替楼下老太太问的 她能领到哪些补助", "out_of_scope"),
+    ("老两口一个拄拐杖一个耳朵背 在乡下住 有啥能申请的", "find_equipment_rental"),
+    ("想给我爸弄点补贴 他七十九 还能自己做饭", "nlu_fallback"),
+])
+def test_generic_what_can_we_get_is_eligibility(message: str, top: str) -> None:
+    assert decide(normalize(message), top, []) == "eligibility"
+
+
+@pytest.mark.parametrize("message,top,want", [
+    # a named policy or service asked for stays what it is
+    ("高龄津贴能领多少钱", "policy_high_age_allowance", "policy_high_age_allowance"),
+    ("长护险申请要什么材料", "policy_ltc_insurance", "policy_ltc_insurance"),
+    ("想租个轮椅 要申请什么手续吗", "find_equipment_rental", "find_equipment_rental"),
+    ("想找个内行当面聊聊 老人能用上哪些服务", "eligibility", "find_elder_advisor"),
+])
+def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> None:
+    assert decide(normalize(message), top, []) == want
+
+
+@pytest.mark.parametrize("message,top,want", [
+    # the family care bed by its short name or by what it does
+    ("家床要满足什么条件才能办", "out_of_scope", "policy_family_care_bed"),
+    ("想把护理院那种照顾搬到自己屋里来 有这种政策吗", "find_care_home", "policy_family_care_bed"),
+    ("老人在家也想有养老院那样的护理 政府管不管", "find_care_home", "policy_family_care_bed"),
+    # a public welfare home entered: the admission policy
+    ("想送我妈进社会福利院 要做哪些评估", "find_care_home", "policy_care_home_admission"),
+    ("公办敬老院 不是低保户也能住进去吗", "find_care_home", "policy_care_home_admission"),
+    ("那有公办的吗 排号要怎么办", "ask_detail", "policy_care_home_admission"),
+    # the government buying services for several lonely elders
+    ("我们社区有几个孤老 政府给买居家服务的补贴怎么报", "policy_special_hardship", "policy_care_subsidy"),
+    # someone who no longer knows the family, the family worn out
+    ("我妈谁都认不得人了 一家人轮流守着实在顾不过来", "out_of_scope", "find_dementia_care"),
+    ("阿兹海默的老人 哪里肯收", "find_care_home", "find_dementia_care"),
+    # someone to show the way or assess which services fit
+    ("对这边养老一窍不通 想找个地方给指指路", "out_of_scope", "find_elder_advisor"),
+    ("想请人来评估一下 我爸适合用哪些服务", "policy_ltc_insurance", "find_elder_advisor"),
+    # a detail of the places just listed, however unsure the classifier
+    ("第二家怎么去 坐几路车", "out_of_scope", "ask_detail"),
+    ("他们那几家电话多少", "nlu_fallback", "ask_detail"),
+    # a landmark's hours are no detail of a list
+    ("火车站售票厅几点开门", "out_of_scope", "out_of_scope"),
+])
+def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
+    assert decide(normalize(message), top, []) == want
+
+
+@pytest.mark.parametrize("message", [
+    "这个我弄不来 你叫个人来帮我弄",
+    "讲得太绕了 我想找个人问问",
+    "有没有人能给我打个电话 我打字慢",
+    "你们的热线号码多少",
+    "老是答非所问 我要找你们负责人",
+    "我不想跟电脑说话",
+    "有没有人工",
+])
+def test_a_person_asked_for_is_handoff(message: str) -> None:
+    assert decide(normalize(message), "out_of_scope", []) == "handoff"
+
+
+@pytest.mark.parametrize("message", [
+    "想找个人来照顾我妈",
+    "做了人工关节 想租个助行器",
+    "江汉区养老院的电话多少",
+])
+def test_a_person_for_the_old_is_no_handoff(message: str) -> None:
+    assert decide(normalize(message), "find_care_home", []) != "handoff"
+
+
 def test_tone_repair_only_where_the_pair_is_no_word() -> None:
     assert normalize("租论椅") == "租轮椅"
     assert normalize("手掌受伤了") == "手掌受伤了"

@@ -133,3 +133,28 @@ def test_deposit_question_with_a_status_is_about_the_list() -> None:
 def test_emergency_first_text_names_the_numbers(message: str, numbers: tuple[str, ...]) -> None:
     payload, text, _, _ = run(ActionEmergency(), make_tracker(message, "emergency"))
     assert payload["task"] == "emergency" and all(n in text.splitlines()[0] for n in numbers)
+
+
+def test_a_year_of_birth_answers_the_age_question() -> None:
+    from language.numbers import age
+
+    assert age(normalize("嗯 她一九三八年的 自己能照顾自己"), 2026) == 88
+    assert age(normalize("我们在这住了五十年的老房子"), 2026) is None
+
+
+@pytest.mark.parametrize("message,name", [
+    ("她家在江岸那边", "inform"), ("俺娘1941年的 自个儿过 还能自理", "inform"),
+    ("他一个人住 身体还行", "out_of_scope"),
+])
+def test_facts_answer_the_eligibility_form(message: str, name: str) -> None:
+    assert answers_the_form(decide(normalize(message), name, []) or name, normalize(message))
+
+
+def test_a_detail_of_the_list_keeps_its_service() -> None:
+    from actions.conversation import ActionFollowUp
+
+    message = "那几家在哪 怎么过去"
+    assert decide(normalize(message), "out_of_scope", []) == "ask_detail"
+    slots = {"region_code": "420111", "category": "legal_aid", "last_task": "find_service"}
+    payload, _, _, _ = run(ActionFollowUp(), make_tracker(message, "ask_detail", slots=slots))
+    assert payload["task"] == "find_service" and payload["category"] == "legal_aid"

@@ -18,7 +18,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from language.concepts import catalog_needs, concept_item, concept_needs, narrowed, rents
+from language.concepts import catalog_needs, concept_item, concept_needs, narrowed, rents, without_conditions
 from language.keywords import false_alarm, keyword_intent
 
 UNSURE = ("out_of_scope", "nlu_fallback")
@@ -36,10 +36,11 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     named_policies = [n for n in named if n.startswith("policy_")]
     if top == "emergency" and false_alarm(text, bool(named or described)):
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
-    described_policies = [n for n in described if n.startswith("policy_")]
-    if "eligibility" in described and not named_policies and not described_policies \
-            and (not named_services or "benefit" in concepts):
-        return "eligibility"
+    if "eligibility" in described and not named_policies \
+            and not any(n.startswith("policy_") for n in described[:described.index("eligibility")]) \
+            and ("benefit" in concepts or not [n for n in catalog_needs(without_conditions(text))
+                                               if n.startswith("find_")]):
+        return "eligibility"  # no policy named or better described, no service asked for (a wheelchair one sits in)
     if top == "eligibility" and "eligibility" not in described and "benefit" not in concepts and not named \
             and described[:1] and described[0].startswith("find_"):
         return described[0]  # a service described, no benefit asked for
@@ -79,6 +80,11 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top.startswith("policy_") and not named_policies and asked and top not in described \
             and "benefit" not in concepts:
         return asked[0]  # a service named, nothing of the policy said
+    if top in ("ask_detail", "inform") and described[:1] and described[0].startswith("policy_") \
+            and "list_detail" not in concepts:
+        return described[0]  # "有公办的吗 排队怎么弄" after a list: the policy described, not a detail of the list
+    if top in UNSURE and "list_followup" in concepts:
+        return "ask_detail"  # "那几家在哪": a detail of the places just listed
     if top in UNSURE and (named or described):
         return decide(text, (named or described)[0], ranking)  # the best named or described need, refined
     if top in UNSURE and concept_item(text) and not {"benefit", "reimburse"} & set(concepts):
