@@ -104,6 +104,7 @@ def test_needs_decided_by_meaning(message: str, top: str, want: str) -> None:
     ("我是替楼下老太太问的 她能领到哪些补助", "out_of_scope"),
     ("老两口一个拄拐杖一个耳朵背 在乡下住 有啥能申请的", "find_equipment_rental"),
     ("想给我爸弄点补贴 他七十九 还能自己做饭", "nlu_fallback"),
+    ("老伴瘫了三年 家里就靠我一点退休金 我们够得上哪些补贴", "policy_care_subsidy"),
 ])
 def test_generic_what_can_we_get_is_eligibility(message: str, top: str) -> None:
     assert decide(normalize(message), top, []) == "eligibility"
@@ -155,6 +156,8 @@ def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> 
     "老是答非所问 我要找你们负责人",
     "我不想跟电脑说话",
     "有没有人工",
+    "叫你们主管出来说话",
+    "能不能派个人联系我",
 ])
 def test_a_person_asked_for_is_handoff(message: str) -> None:
     assert decide(normalize(message), "out_of_scope", []) == "handoff"
