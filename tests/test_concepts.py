@@ -143,6 +143,11 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("他们那几家电话多少", "nlu_fallback", "ask_detail"),
     # a landmark's hours are no detail of a list
     ("火车站售票厅几点开门", "out_of_scope", "out_of_scope"),
+    ("小区门口那个超市晚上几点关门", "ask_detail", "out_of_scope"),
+    ("老年食堂几点开门", "find_meal", "find_meal"),
+    # how a word is said in another language is no thanks
+    ("再见用日语怎么讲", "goodbye", "out_of_scope"),
+    ("谢谢 你真耐心", "thank", "thank"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

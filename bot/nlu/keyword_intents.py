@@ -22,6 +22,7 @@ from language.concepts import catalog_needs, concept_item, concept_needs, narrow
 from language.keywords import false_alarm, keyword_intent
 
 UNSURE = ("out_of_scope", "nlu_fallback")
+CHITCHAT = ("greet", "thank", "goodbye", "bot_challenge", "capabilities")
 INTENT_PREFIXES = ("find_", "policy_", "eligibility", "greet")
 
 
@@ -83,6 +84,10 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top in ("ask_detail", "inform") and described[:1] and described[0].startswith("policy_") \
             and "list_detail" not in concepts:
         return described[0]  # "有公办的吗 排队怎么弄" after a list: the policy described, not a detail of the list
+    if top in CHITCHAT and "translation" in concepts:
+        return "out_of_scope"  # "再见用英语怎么说": a question about words, not a goodbye
+    if "elsewhere_hours" in concepts and not named and not described and "list_followup" not in concepts:
+        return "out_of_scope"  # a market's or a station's opening hours
     if top in UNSURE and "list_followup" in concepts:
         return "ask_detail"  # "那几家在哪": a detail of the places just listed
     if top in UNSURE and (named or described):
