@@ -17,6 +17,7 @@ import yaml
 DATA = Path(__file__).with_name("safety.yml")
 _CLAUSE = re.compile(r"[，,。.！!？?；;、：:\s]+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+DEVICE_REACH = 10  # characters before a cue of unresponsiveness where a device word makes it the device's
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,11 @@ def about_now(text: str, start: int, end: int) -> bool:
 
 
 def _about_now(clause: str, start: int, end: int) -> bool:
-    """Whether the cue at [start, end) is about now: not followed by 过 (摔过, not 晕过去), and no time or prevention
-    marker reaches it across a present marker."""
+    """Whether the cue at [start, end) is about now: not followed by 过 (摔过, not 晕过去 or 没动过), and no time or
+    prevention marker reaches it across a present marker."""
     d = _data()
     after = clause[end:end + 2]
-    if after.startswith("过") and not after.startswith(("过去", "过来")):
+    if after.startswith("过") and not after.startswith(("过去", "过来")) and "没" not in clause[start:end]:
         return False
     reach = d["reach"]
     presents = [s for s, _ in _positions(d["present"], clause)]
@@ -101,7 +102,8 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
     for clause in _CLAUSE.split(whole):
         for group, pattern in d["compiled"].items():
             for m in pattern.finditer(clause):
-                if group in d["person_groups"] and any(w in clause[:m.start()] for w in d["devices"]):
+                if group in d["person_groups"] and any(w in clause[max(0, m.start() - DEVICE_REACH):m.start()]
+                                                       for w in d["devices"]):
                     continue  # a device that does not respond, not a person
                 fresh = _about_now(clause, m.start(), m.end())
                 if fresh and group in d["scored"] and chronic >= 0 and urgent < chronic:
