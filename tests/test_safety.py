@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import yaml
 
 from language.keywords import false_alarm
 from language.normalize import normalize
-from language.safety import assess
+from language.safety import DATA, assess
 
 EMERGENCIES = [
     ("外公吃过午饭出门溜达 这会儿都晚上八点了人还没回家 手机也没人接", "110"),
@@ -358,6 +361,43 @@ EMERGENCIES = [
     ("爷爷家的灶房烧起来了 村里人在帮忙灭火", "119"),
     ("楼道里的杂物着了 老人被堵在屋里出不来", "119"),
     ("奶奶把电饭锅放在煤气灶上了 现在锅烧化了冒黑烟", "119"),
+    # an eighth batch: poisons by name, tripping, one side numb, pushed over, everyone back but one
+    ("我爷爷坐在椅子上 眼睛直直的 叫他没有一点反应", "120"),
+    ("外婆吃了降糖药后一直冒汗 手抖得拿不住碗", "120"),
+    ("老人从公交车上下来的时候绊倒了 脸先着地 牙都磕掉了", "120"),
+    ("我妈说她左半边身子发麻 走路往一边偏", "120"),
+    ("奶奶突然呼吸不上来 手一直抓着胸口", "120"),
+    ("我爸喝了半瓶百草枯", "120"),
+    ("老爷子刚才在田里突然抽了 现在口吐白沫", "120"),
+    ("外公摔跤以后人就迷迷糊糊的 老想睡", "120"),
+    ("老人被热水器的热水烫了 背上一大片红", "120"),
+    ("我爷爷腰摔坏了 一动就疼得喊", "120"),
+    ("奶奶一直在咳 咳得上不来气 脸都紫了", "120"),
+    ("我姥姥刚刚晕了 现在醒了但是站不稳", "120"),
+    ("婆婆在浴室摔了一跤 门从里面锁着 叫不应", "120"),
+    ("爸爸说肚子疼 已经疼了一下午 现在疼得满地打滚", "120"),
+    ("我外公刚才突然不认识人了 还一直说要回家", "120"),
+    ("奶奶打麻将打到一半 人往桌子上一趴就不动了", "120"),
+    ("老人家的炉子没灭 屋里人都头疼恶心", "120"),
+    ("我爸被人推倒了 头撞在墙上 流血了", "120"),
+    ("外婆在家吃药噎住了 咳不出来 说不出话", "120"),
+    ("我妈中午出去了 现在还不见回来 电话也不接 她七十多了", "110"),
+    ("老人出门倒垃圾就没回来 已经三个多小时", "110"),
+    ("我爸骑电动车出去了 到晚上还不见人 也联系不上", "110"),
+    ("外公在公园里跟我们走散了 他不记得家里地址", "110"),
+    ("我婆婆去赶庙会 一起去的人都回来了 就她没回来", "110"),
+    ("老人家说去看病 医院说没来过 人到现在没见着", "110"),
+    ("我爷爷平时七点到家 现在快十一点了 打电话关机", "110"),
+    ("外婆失踪一天了", "110"),
+    ("我姥爷不知道走哪去了 屋里屋外都没有", "110"),
+    ("有个老奶奶在路边徘徊了好久 问她啥都不知道", "110"),
+    ("邻居大爷好几天没动静了 门口的垃圾都臭了", "110"),
+    ("独居的王阿姨好几天没去买菜 打她电话没人接", "110"),
+    ("老人房间的插座着火了", "119"),
+    ("奶奶家的厨房在冒烟 火苗从窗户蹿出来了", "119"),
+    ("外公烤火把裤子点着了", "119"),
+    ("楼下饭馆起火了 烟往楼上飘 楼上住着我爸妈", "119"),
+    ("我闻到煳味 是隔壁老人家里的 好像有东西烧着了", "119"),
 ]
 
 NEAR_MISSES = [
@@ -573,6 +613,17 @@ NEAR_MISSES = [
     "老人要做白内障手术 看东西模糊好久了 医保怎么报",
     "我爸八十了 住院期间摔过一次 出院后想请护工",
     "老太太买了保健品想退退不掉 沂水县有人管吗",
+    # the same words as habits or history
+    "我爸以前骑电动车摔过 现在不敢骑了 想问问有没有老年代步车补贴",
+    "老人晚上容易迷糊 想找夜间陪护",
+    "我妈说去年被推倒过一次 现在出门害怕 有没有陪同服务",
+    "外婆以前在浴室摔倒过 想装个浴室扶手",
+    "奶奶打麻将打到很晚 我们担心她身体 有没有老年活动中心",
+    "爷爷冬天烤火 想问问有没有补贴买电暖器",
+    "老人吃降糖药以后经常冒汗 想签家庭医生 问问医生",
+    "我婆婆以前中风 现在左半边身子还发麻 想做康复",
+    "老人以前吃过百草枯的亏 想了解农药管理",
+    "我姥爷经常说要回老家 其实老家早没人了 想找认知障碍照护",
 ]
 
 
@@ -612,3 +663,11 @@ def test_the_classifier_emergency_stands_only_with_a_danger_told_of_now() -> Non
     assert false_alarm(normalize("我妈有点糊涂 下午想出门去日间照料中心"), request=True)
     # no danger word at all and no request: the classifier is trusted
     assert not false_alarm(normalize("我爸不对劲 快帮帮我"), request=False)
+
+
+def test_every_plain_cue_survives_normalization() -> None:
+    """Messages are normalized before they are read: a cue that normalization rewrites could never match."""
+    data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    words = [w for k in ("before", "after", "prevention", "present", "chronic", "devices") for w in data[k]]
+    words += [c for cues in data["cues"].values() for c in cues if not re.search(r"[\\()\[\]|.?*+{}]", c)]
+    assert [w for w in words if normalize(w) != w] == []
