@@ -31,6 +31,11 @@ def keyword_intent(text: str) -> str | None:
     return None
 
 
+def danger_now(text: str) -> bool:
+    """A cue of danger told of now (language/safety.yml), whether or not it makes a whole emergency situation."""
+    return assess(text).danger_now
+
+
 def false_alarm(text: str, request: bool) -> bool:
     """Whether the classifier's "emergency" is wrong: no cue of danger told of now, and either danger words told
     only of the past or prevention ("前年迷过一回路") or a request for a service or policy (`request`)."""

@@ -7,6 +7,7 @@ import re
 import pytest
 import yaml
 
+from bot.nlu.keyword_intents import decide
 from language.keywords import false_alarm
 from language.normalize import normalize
 from language.safety import DATA, assess
@@ -671,3 +672,8 @@ def test_every_plain_cue_survives_normalization() -> None:
     words = [w for k in ("before", "after", "prevention", "present", "chronic", "devices") for w in data[k]]
     words += [c for cues in data["cues"].values() for c in cues if not re.search(r"[\\()\[\]|.?*+{}]", c)]
     assert [w for w in words if normalize(w) != w] == []
+
+
+def test_an_unsure_classifier_emergency_stands_with_a_danger_told_of_now() -> None:
+    assert decide(normalize("外公头疼 你们帮帮忙"), "nlu_fallback", ["emergency", "out_of_scope"]) == "emergency"
+    assert decide(normalize("外公以前头疼过"), "nlu_fallback", ["emergency", "out_of_scope"]) != "emergency"

@@ -19,7 +19,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from language.concepts import catalog_needs, concept_item, concept_needs, narrowed, rents, without_conditions
-from language.keywords import false_alarm, keyword_intent
+from language.keywords import danger_now, false_alarm, keyword_intent
 
 UNSURE = ("out_of_scope", "nlu_fallback")
 CHITCHAT = ("greet", "thank", "goodbye", "bot_challenge", "capabilities")
@@ -37,6 +37,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     named_policies = [n for n in named if n.startswith("policy_")]
     if top == "emergency" and false_alarm(text, bool(named or described)):
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
+    if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text):
+        return "emergency"  # the classifier's best guess, though unsure, and a danger told of now
     if "eligibility" in described and not named_policies \
             and not any(n.startswith("policy_") for n in described[:described.index("eligibility")]) \
             and ("benefit" in concepts or not [n for n in catalog_needs(without_conditions(text))
