@@ -37,7 +37,8 @@ def danger_now(text: str) -> bool:
 
 
 def false_alarm(text: str, request: bool) -> bool:
-    """Whether the classifier's "emergency" is wrong: no cue of danger told of now, and either danger words told
-    only of the past or prevention ("前年迷过一回路") or a request for a service or policy (`request`)."""
+    """Whether the classifier's "emergency" is wrong where the situation is not one: words of an ordinary request
+    (想租, 想申请 …), or no cue of danger told of now and either danger words told only of the past or prevention
+    ("前年迷过一回路") or a service or policy named or described (`request`)."""
     a = assess(text)
-    return not a.danger_now and (bool(a.discounted) or request)
+    return not a.emergency and (a.asks or (not a.danger_now and (bool(a.discounted) or request)))

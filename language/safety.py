@@ -29,6 +29,7 @@ class Assessment:
     numbers: tuple[str, ...] = ()
     groups: frozenset[str] = field(default_factory=frozenset)  # cue groups that count
     discounted: frozenset[str] = field(default_factory=frozenset)  # cue groups seen only in the past or prevention
+    asks: bool = False  # words of an ordinary request (想租, 想申请 …)
 
     @property
     def danger_now(self) -> bool:
@@ -115,9 +116,9 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
     return {g: len(c) for g, c in now.items()}, past - set(now)
 
 
-def _holds(frame: dict, groups: dict[str, int]) -> bool:
-    if "score" in frame:  # a group counts at most twice ("头晕 想吐")
-        return sum(w * min(groups.get(g, 0), 2) for g, w in frame["weights"].items()) >= frame["score"]
+def _holds(frame: dict, groups: dict[str, int], asks: bool) -> bool:
+    if "score" in frame:  # a group counts at most twice ("头晕 想吐"); a request needs one point more
+        return sum(w * min(groups.get(g, 0), 2) for g, w in frame["weights"].items()) >= frame["score"] + asks
     needs = frame["all"]
     options = [g for g in groups if any(g in n for n in needs)]
     return any(all(g in n for g, n in zip(pick, needs, strict=True))
@@ -127,7 +128,8 @@ def _holds(frame: dict, groups: dict[str, int]) -> bool:
 def assess(text: str) -> Assessment:
     """Whether the message describes an emergency now, and which numbers to call first."""
     now, past = _groups(text)
+    asks = any(w in _joined(text) for w in _data()["request"])
     for frame in _data()["frames"]:
-        if _holds(frame, now):
-            return Assessment(True, frame["kind"], tuple(frame["numbers"]), frozenset(now), frozenset(past))
-    return Assessment(False, groups=frozenset(now), discounted=frozenset(past))
+        if _holds(frame, now, asks):
+            return Assessment(True, frame["kind"], tuple(frame["numbers"]), frozenset(now), frozenset(past), asks)
+    return Assessment(False, groups=frozenset(now), discounted=frozenset(past), asks=asks)

@@ -657,11 +657,13 @@ def test_a_neighbour_shut_in_for_days_calls_police_first() -> None:
 
 def test_the_classifier_emergency_stands_only_with_a_danger_told_of_now() -> None:
     # a danger told of now keeps it, even in a message that also names a service
-    assert not false_alarm(normalize("外公胳膊上一直在流血 附近有没有上门护理"), request=True)
+    assert not false_alarm(normalize("外公胳膊上流血了 附近有没有上门护理"), request=True)
     # danger only in the past, or only circumstances (confusion, an outing) beside a request: a false alarm
     assert false_alarm(normalize("老人以前走丢过一回"), request=False)
     assert false_alarm(normalize("我爸去年摔过一跤 现在想租个助行器"), request=True)
     assert false_alarm(normalize("我妈有点糊涂 下午想出门去日间照料中心"), request=True)
+    # a present complaint beside words of an ordinary request: the classifier alone does not make it an emergency
+    assert false_alarm(normalize("我爸这会儿左腿没劲 想租个轮椅"), request=False)
     # no danger word at all and no request: the classifier is trusted
     assert not false_alarm(normalize("我爸不对劲 快帮帮我"), request=False)
 
