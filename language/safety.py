@@ -118,7 +118,8 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
 
 def _holds(frame: dict, groups: dict[str, int], asks: bool) -> bool:
     if "score" in frame:  # a group counts at most twice ("头晕 想吐"); a request needs one point more
-        return sum(w * min(groups.get(g, 0), 2) for g, w in frame["weights"].items()) >= frame["score"] + asks
+        cap = frame.get("cap", 2)
+        return sum(w * min(groups.get(g, 0), cap) for g, w in frame["weights"].items()) >= frame["score"] + asks
     needs = frame["all"]
     options = [g for g in groups if any(g in n for n in needs)]
     return any(all(g in n for g, n in zip(pick, needs, strict=True))
