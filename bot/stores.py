@@ -82,6 +82,20 @@ def create_engine(url: str) -> sa.engine.Engine:
     return sa.create_engine(url, **create_engine_kwargs(url))
 
 
+# Any constant key: instances creating the tables at the same moment wait for each other.
+TABLES_LOCK = 7_140_271
+
+
+def create_tables(engine: sa.engine.Engine, metadatas: list[sa.MetaData]) -> None:
+    """Create missing tables; on PostgreSQL under an advisory lock (two instances starting together on an empty
+    database both tried CREATE TABLE, and one failed on the catalog's unique type name)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": TABLES_LOCK})
+        for metadata in metadatas:
+            metadata.create_all(conn)
+
+
 class PooledSQLTrackerStore(SQLTrackerStore):
     """SQL tracker store on DATABASE_URL (endpoints.yml: `url: ${DATABASE_URL}`); see the module docstring."""
 
@@ -90,8 +104,7 @@ class PooledSQLTrackerStore(SQLTrackerStore):
         if not host or "://" not in host:
             raise ValueError("tracker_store needs `url:` with a database URL, e.g. ${DATABASE_URL}")
         self.engine = create_engine(host)
-        self.Base.metadata.create_all(self.engine)
-        Snapshots.metadata.create_all(self.engine)
+        create_tables(self.engine, [self.Base.metadata, Snapshots.metadata])
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="tracker-store")
         TrackerStore.__init__(self, domain, event_broker, **kwargs)  # SQLTrackerStore's would build its own engine
