@@ -25,7 +25,7 @@ class Assessment:
     """What the message says about danger now."""
 
     emergency: bool
-    kind: str = "default"  # fire, unseen, missing, gas, default
+    kind: str = "default"  # fire, unseen, missing, gas, default; without an emergency, what the cues lean to
     numbers: tuple[str, ...] = ()
     groups: frozenset[str] = field(default_factory=frozenset)  # cue groups that count
     discounted: frozenset[str] = field(default_factory=frozenset)  # cue groups seen only in the past or prevention
@@ -133,4 +133,5 @@ def assess(text: str) -> Assessment:
     for frame in _data()["frames"]:
         if _holds(frame, now, asks):
             return Assessment(True, frame["kind"], tuple(frame["numbers"]), frozenset(now), frozenset(past), asks)
-    return Assessment(False, groups=frozenset(now), discounted=frozenset(past), asks=asks)
+    kind = next((k["kind"] for k in _data()["unsure"] if set(k["groups"]) & set(now)), "default")
+    return Assessment(False, kind, groups=frozenset(now), discounted=frozenset(past), asks=asks)

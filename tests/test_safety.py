@@ -803,3 +803,9 @@ def test_every_plain_cue_survives_normalization() -> None:
 def test_an_unsure_classifier_emergency_stands_with_a_danger_told_of_now() -> None:
     assert decide(normalize("外公头疼 你们帮帮忙"), "nlu_fallback", ["emergency", "out_of_scope"]) == "emergency"
     assert decide(normalize("外公以前头疼过"), "nlu_fallback", ["emergency", "out_of_scope"]) != "emergency"
+
+
+def test_without_a_whole_situation_the_kind_follows_the_cues() -> None:
+    """The classifier may find an emergency the frames miss: the first text then names the number the cues lean to."""
+    assert assess(normalize("我舅舅人影都没了")).kind == "missing"
+    assert assess(normalize("我爸中风了")).kind == "default"
