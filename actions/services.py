@@ -32,7 +32,7 @@ from catalog.query import Place, Regions, category_facts, find_services, get_ser
 from language.concepts import catalog_needs, concept_item, concept_needs, rents
 from language.numbers import position_index
 from replies import Button, Reply, button, intent_payload, t, templates
-from replies.status import level_label, point_status_note, status_short
+from replies.status import distance_line, level_label, point_status_note, status_short
 
 LIMIT = 5
 
@@ -45,8 +45,7 @@ def point_lines(n: int, p: dict, head_key: str = "service_line") -> list[str]:
         lines.append("   " + t("planned_source", document=p["source"]))
     for key, tpl in fields.items():
         if p.get(key) not in (None, ""):
-            approx = key == "distance_km" and p.get("approximate")
-            lines.append("   " + (t("approximate_distance", value=p[key]) if approx else tpl.format(value=p[key])))
+            lines.append("   " + (distance_line(p) if key == "distance_km" else tpl.format(value=p[key])))
     for it in p.get("items") or []:
         lines.append(t("rental_line", item=it["name"], **{k: _num(it.get(k)) for k in
                                                             ("price_day", "price_month", "deposit")}))

@@ -43,6 +43,16 @@ def point_status_note(p: dict[str, Any]) -> str:
     return "" if p.get("verified") else t("demo_note")
 
 
+def distance_line(p: dict[str, Any]) -> str:
+    """A listed point's distance: an estimate when its coordinates are a district centre, an example for demo
+    points (their coordinates are invented), plain otherwise."""
+    if p.get("approximate"):
+        return t("approximate_distance", value=p["distance_km"])
+    if p.get("status") != "planned" and not p.get("verified"):
+        return t("demo_distance", value=p["distance_km"])
+    return templates()["service_fields"]["distance_km"].format(value=p["distance_km"])
+
+
 def verdict_text(v: Verdict) -> str:
     """Why a policy matches: the condition words met, or 文件未限定对象; plus notes (高龄: no age stated)."""
     why = t("eligibility_met", met="、".join(v.met)) if v.met else t("eligibility_open")

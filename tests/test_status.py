@@ -120,3 +120,13 @@ def test_nothing_ended_is_said_to_be_in_effect(session, regions) -> None:
     for p in policies_for(session, regions, "family_care_bed", regions.resolve("咸安区").code):
         if p["end_date"] and date.fromisoformat(p["end_date"]) <= yesterday:
             assert p["status"] == "ended", p["id"]
+
+
+def test_a_distance_says_how_far_it_can_be_trusted() -> None:
+    """District-centre coordinates give an estimate; demo points' invented coordinates give an example only."""
+    from replies.status import distance_line
+
+    assert "估算" in distance_line({"distance_km": 1.2, "approximate": True, "verified": False})
+    assert "示例坐标" in distance_line({"distance_km": 1.2, "verified": False, "source": "示例数据"})
+    plain = distance_line({"distance_km": 1.2, "verified": True})
+    assert "1.2" in plain and "估算" not in plain and "示例" not in plain

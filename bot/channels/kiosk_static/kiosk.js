@@ -381,7 +381,8 @@
     add(card, field('地址', fullAddress(item)));
     var km = distanceKm(item);
     if (km !== null) card.appendChild(el('p', { className: 'distance', text: '离这台机器约 ' + fmtKm(km) +
-      (item.approximate === true ? '（估算：没有准确坐标，按区县中心估算）' : '') }));
+      (item.approximate === true ? '（估算：没有准确坐标，按区县中心估算）'
+        : demo ? '（示例坐标，不是真实位置）' : '') }));
 
     var detail = el('div', { className: 'detail', hidden: true });
     add(detail, field('时间', item.hours));

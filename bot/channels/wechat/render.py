@@ -61,7 +61,8 @@ def card(item: dict[str, Any]) -> str:
     parts = [str(item[k]).strip() for k in ("address", "phone") if item.get(k)]
     distance = item.get("distance_km")
     if isinstance(distance, int | float):
-        parts.append(f"约{distance:.1f}公里" + ("（估算）" if item.get("approximate") else ""))
+        note = "（估算）" if item.get("approximate") else "（示例坐标）" if label == DEMO_LABEL else ""
+        parts.append(f"约{distance:.1f}公里{note}")
     return "｜".join([head, *parts])
 
 

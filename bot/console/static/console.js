@@ -96,7 +96,7 @@
       el('div', { class: 'phone', text: `电话：${p.phone || ''}` }),
       p.hours ? el('div', { text: `时间：${p.hours}` }) : null,
       p.price ? el('div', { text: `价格：${p.price}` }) : null,
-      p.distance_km != null ? el('div', { class: 'distance', text: `距离约 ${p.distance_km} 公里` + (p.approximate ? '（估算：按区县中心）' : '') }) : null,
+      p.distance_km != null ? el('div', { class: 'distance', text: `距离约 ${p.distance_km} 公里` + (p.approximate ? '（估算：按区县中心）' : (p.status !== 'planned' && !p.verified) ? '（示例坐标）' : '') }) : null,
       (p.items && p.items.length) ? el('div', { text: '可租：' + p.items.map((x) => x.name).join('、') }) : null,
       smsBox(p.sms));
     return c;
