@@ -106,6 +106,8 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
                 if group in d["person_groups"] and any(w in clause[max(0, m.start() - DEVICE_REACH):m.start()]
                                                        for w in d["devices"]):
                     continue  # a device that does not respond, not a person
+                if group in d["negatable"] and clause[:m.start()].endswith(tuple(d["negation"])):
+                    continue  # "没冒烟", "打不着火", "没摔倒": denied
                 fresh = _about_now(clause, m.start(), m.end())
                 if fresh and group in d["scored"] and chronic >= 0 and urgent < chronic:
                     fresh = False
