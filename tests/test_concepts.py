@@ -147,6 +147,7 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("老年食堂几点开门", "find_meal", "find_meal"),
     # how a word is said in another language is no thanks
     ("再见用日语怎么讲", "goodbye", "out_of_scope"),
+    ("明早去宜昌的动车几点发车", "find_day_care", "out_of_scope"),
     ("谢谢 你真耐心", "thank", "thank"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
@@ -172,6 +173,7 @@ def test_a_person_asked_for_is_handoff(message: str) -> None:
     "想找个人来照顾我妈",
     "做了人工关节 想租个助行器",
     "江汉区养老院的电话多少",
+    "想找个人问问我爸以后咋安排 江夏有这种地方吗",
 ])
 def test_a_person_for_the_old_is_no_handoff(message: str) -> None:
     assert decide(normalize(message), "find_care_home", []) != "handoff"

@@ -32,6 +32,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return name
     concepts = concept_needs(text)
     described = [n for n in concepts if n.startswith(INTENT_PREFIXES)]
+    if "ask_person" in concepts and top != "emergency" and not [n for n in described if n != "greet"] \
+            and not catalog_needs(text):
+        return "handoff"  # a person to ask, and no need named or described (that would be the need's advisor)
     named = catalog_needs(text)
     named_services = [n for n in named if n.startswith("find_")]
     named_policies = [n for n in named if n.startswith("policy_")]
