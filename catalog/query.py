@@ -281,13 +281,16 @@ def get_service(session: Session, regions: Regions, point_id: str) -> dict | Non
 
 
 def _in_scope(session: Session, regions: Regions, region_code: str | None, *where) -> list[dict]:
-    """Every policy record whose region contains the place, most local first (then by id)."""
+    """Every policy record whose region contains the place, most local first; within a level, a subsidy a family
+    can apply for before records with application steps, before descriptions (then by id), so the record a
+    document's answer leads with is the one a family can act on."""
     if not region_code:
         return []
     chain = regions.chain(region_code)
     rows = session.scalars(select(Policy).where(Policy.region_code.in_(chain), *where))
     rank = {code: n for n, code in enumerate(chain)}
-    return [policy_dict(p, regions) for p in sorted(rows, key=lambda p: (rank[p.region_code], p.id))]
+    return [policy_dict(p, regions) for p in sorted(
+        rows, key=lambda p: (rank[p.region_code], not p.subsidy, not p.steps, p.id))]
 
 
 def merge_duplicates(policies: list[dict]) -> list[dict]:
