@@ -148,6 +148,12 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     # how a word is said in another language is no thanks
     ("再见用日语怎么讲", "goodbye", "out_of_scope"),
     ("明早去宜昌的动车几点发车", "find_day_care", "out_of_scope"),
+    # a policy named is no question for the whole list, whatever the classifier said
+    ("我爸糊涂了两年了 长护险他能不能办", "eligibility", "policy_ltc_insurance"),
+    # pleasantries with no request in them
+    ("好嘞 懂了 您忙吧", "out_of_scope", "goodbye"),
+    ("你这小助手真机灵", "find_meal", "thank"),
+    ("懂了 那江汉区的助餐点呢", "out_of_scope", "find_meal"),
     # a health-product sales talk, the insurance for long-term care described
     ("我妈天天去听养生讲座 回来就买保健酒 谁能管管", "out_of_scope", "find_legal_aid"),
     ("医保里是不是有一项管长期护理的 我爸卧床了想办", "find_medical_care", "policy_ltc_insurance"),

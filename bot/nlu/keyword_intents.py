@@ -89,6 +89,11 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top in ("ask_detail", "inform") and described[:1] and described[0].startswith("policy_") \
             and "list_detail" not in concepts:
         return described[0]  # "有公办的吗 排队怎么弄" after a list: the policy described, not a detail of the list
+    if top == "eligibility" and named_policies and "eligibility" not in described:
+        return named_policies[0]  # "长护险能不能申请": the policy named, not the whole list
+    pleasantry = next((n for n in ("thank", "goodbye") if n in concepts), None)
+    if pleasantry and not named and not described and (top in UNSURE or top.startswith(("find_", "policy_"))):
+        return pleasantry  # "懂了 你忙吧", "你真机灵": no request in it
     if top in CHITCHAT and "translation" in concepts:
         return "out_of_scope"  # "再见用英语怎么说": a question about words, not a goodbye
     if "elsewhere_hours" in concepts and not named and not described and "list_followup" not in concepts:
