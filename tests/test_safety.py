@@ -902,3 +902,14 @@ def test_without_a_whole_situation_the_kind_follows_the_cues() -> None:
     """The classifier may find an emergency the frames miss: the first text then names the number the cues lean to."""
     assert assess(normalize("我舅舅人影都没了")).kind == "missing"
     assert assess(normalize("我爸中风了")).kind == "default"
+
+
+@pytest.mark.parametrize("text,numbers", [
+    ("隔壁独居的大爷 院门从里面插着 叫了好久没人应 好几天没见他家烟囱冒烟", ("110", "120")),
+    ("跑了三回都没人开门 楼上的阿婆平常从不出远门", ("110", "120")),
+    ("老太太把降血糖的药片当成糖豆吃了", ("120",)),
+    ("我爸一口气吃了大半瓶安眠药", ("120",)),
+])
+def test_days_unseen_and_pills_taken_for_sweets(text: str, numbers: tuple[str, ...]) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.numbers == numbers, a
