@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
-
-import yaml
 
 from catalog.lexicon import load_taxonomy
 from language.needs import mentioned_needs
 from language.safety import about_now
-
-DATA = Path(__file__).with_name("concepts.yml")
+from language.words import words as word_list
 
 
 @lru_cache(maxsize=1)
 def _data() -> dict:
-    return yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    return word_list("concepts")
 
 
 def _score(groups: list[list[str]], text: str) -> int:

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
-
-import yaml
 
 from language.safety import assess
-
-PHRASES = Path(__file__).with_name("keyword_intents.yml")
+from language.words import words as word_list
 
 
 @lru_cache(maxsize=1)
 def phrases() -> dict[str, list[str]]:
     """Intent name -> phrases, in file order."""
-    return yaml.safe_load(PHRASES.read_text(encoding="utf-8"))
+    return word_list("keyword_intents")
 
 
 def keyword_intent(text: str) -> str | None:

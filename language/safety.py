@@ -10,11 +10,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import permutations
-from pathlib import Path
 
-import yaml
+from language.words import words as word_list
 
-DATA = Path(__file__).with_name("safety.yml")
 _CLAUSE = re.compile(r"[，,。.！!？?；;、：:\s]+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 DEVICE_REACH = 10  # characters before a cue of unresponsiveness where a device word makes it the device's
@@ -39,7 +37,7 @@ class Assessment:
 
 @lru_cache(maxsize=1)
 def _data() -> dict:
-    data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    data = dict(word_list("safety"))
     data["compiled"] = {g: re.compile("|".join(f"(?:{c})" for c in cues)) for g, cues in data["cues"].items()}
     data["scored"] = {g for f in data["frames"] for g in f.get("weights", {})}
     return data
