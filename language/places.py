@@ -13,6 +13,8 @@ from catalog.query import Regions
 from language.normalize import NUMERAL_CHARS, clean
 from language.words import words
 
+_CLAUSE = re.compile(r"[，,。.！!？?；;、：:\s]+")
+
 # A name of 2-3 characters ending in 省/市/区/县 that is not followed by 城/里/委… ("县城", "区里").
 _PLACE_RE = re.compile(r"([\u4e00-\u9fff]{2,3}?(?:省|市|区|县))(?![城里委政医级内外长])")
 _NOT_IN_NAMES = set("在的是我你他她住到去人老家和跟有没个这那哪")
@@ -55,11 +57,16 @@ def _index() -> tuple[dict[str, tuple[str, ...]], tuple[int, ...], dict[str, tup
 def _stands_as_place(message: str, start: int, end: int, section: str) -> bool:
     """Whether a two-character name stands as a place: the whole message, or with a cue. A town name (关山) after
     在/住… or before 那边/附近… or a service word (有食堂吗); a rare ordinary word (宗关) only after 住/家在… or before
-    那边/附近…; a common ordinary word (纸坊) only as the whole message."""
+    那边/附近…; a common ordinary word (纸坊) only as the whole message. A town name or a rare word also stands as a
+    clause's end, alone or after 在/住 ("……打扫一下 在纱帽")."""
     cues = words("places")["short_name_cues"]
     before, after = message[:start], message[end:]
     if not (before + after).strip(cues["filler"]):
         return True
+    clause_before, clause_after = _CLAUSE.split(before)[-1].strip(cues["filler"]), _CLAUSE.split(after)[0]
+    if section != "bare_names" and not clause_after.strip(cues["filler"]) \
+            and (not clause_before or clause_before.endswith(tuple(cues["before"]))):
+        return True  # the end of a clause, alone or after 在/住 ("……打扫一下 在纱帽")
     if section == "home_names":
         return before.endswith(tuple(cues["home_before"])) or after.startswith(tuple(cues["home_after"]))
     return section == "short_names" and (before.endswith(tuple(cues["before"]))

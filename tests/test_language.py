@@ -471,6 +471,9 @@ def test_age_uses_this_year_in_china() -> None:
     ("我爸住宗关", "420104"),  # a rare ordinary word after a home cue
     ("梨园那边有没有日间照料", "420111"),
     ("去宗关办点事", None),  # a rare ordinary word without a home cue
+    ("想请人上门打扫 在纱帽", "420113"),  # a rare ordinary word at the end, after 在
+    ("宗关这一片有没有助浴", "420104"),
+    ("邾城有老年食堂吗", "420117"),  # a town name before 有
     ("住在车站附近", None),  # a common ordinary word needs to be the whole answer
     ("花园有没有长椅", None),
     ("在马路口等车", None),

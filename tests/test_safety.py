@@ -913,3 +913,26 @@ def test_without_a_whole_situation_the_kind_follows_the_cues() -> None:
 def test_days_unseen_and_pills_taken_for_sweets(text: str, numbers: tuple[str, ...]) -> None:
     a = assess(normalize(text))
     assert a.emergency and a.numbers == numbers, a
+
+
+@pytest.mark.parametrize("text,kind,first", [
+    ("我爸一个人困在电梯里快一个钟头了", "trapped", "119"),
+    ("邻居大妈掉到菜窖里上不来了", "trapped", "119"),
+    ("老人被倒下的柜子压在底下", "trapped", "119"),
+    ("有个陌生人在撬我家的门 家里就我和老伴", "threat", "110"),
+    ("我妈被人抢了包还被推倒了", "threat", "110"),
+    ("我爷爷站在江边说要跳江", "self_harm", "120"),
+    ("我爸说活着没意思 把自己锁在屋里", "self_harm", "120"),
+])
+def test_rescue_crime_and_self_harm_name_their_numbers(text: str, kind: str, first: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind and a.numbers[0] == first, a
+
+
+@pytest.mark.parametrize("text", [
+    "我妈上午被打了一针疫苗 想问问社区有没有助餐点",
+    "以前被困在电梯里过 现在想申请加装电梯的补贴",
+    "我爸爱跳广场舞 想报个老年大学",
+])
+def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> None:
+    assert not assess(normalize(text)).emergency

@@ -124,7 +124,7 @@ def run_single(base_url: str, case: dict) -> Outcome:
     o = _outcome(case["text"], kind, case["expect"], turn, case.get("tier", ""))
     if kind == "emergency":
         first = turn.texts[0] if turn.texts else ""
-        if case.get("number") and case["number"] not in first:
+        if case.get("number") and not any(n in first for n in str(case["number"]).split("|")):
             o.problems.append(f"first text lacks {case['number']}")
     return o
 
