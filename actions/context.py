@@ -18,7 +18,7 @@ from language.normalize import normalize
 from language.numbers import age as age
 from language.numbers import ordinal as ordinal
 from language.person import keyword_value as keyword_value
-from language.places import ambiguous_meant, sub_place_district, sub_places
+from language.places import ambiguous_city, ambiguous_meant, sub_place_district, sub_places
 from language.places import place_problem as place_problem
 
 SERVICE_PREFIX, POLICY_PREFIX = "find_", "policy_"
@@ -43,7 +43,8 @@ def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
 
     A city followed by one of its districts gives the district. Without a region, an unambiguous street, town,
     community or landmark gives its district; a region name inside such a name ("江汉二桥", "临沂市人民医院") is not a
-    region. An ambiguous name (青山) is read in the city the message or the conversation is in (places.yml).
+    region. An ambiguous name (青山) is read in the city the message or the conversation is in (places.yml); one
+    whose options all lie in one city (汉口) gives that city.
     """
     message = text(tracker)
     inside = [range(s.start, s.end) for s in sub_places(message)]
@@ -63,6 +64,8 @@ def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
         known = State.of(tracker).place(regions) or channel_place(tracker, regions)
         if code := ambiguous_meant(message, regions, known.city if known else None):
             best = regions.place(code)
+        elif city := ambiguous_city(message, regions):
+            best = regions.resolve(city)  # "汉口": every option in Wuhan, so the whole city
     return best
 
 

@@ -93,61 +93,81 @@ def _rewrite(text: str, pattern: re.Pattern, replace: dict[str, str] | None) -> 
     return pattern.sub(repl, text)
 
 
+def _loose(syllable: str) -> str:
+    """A toneless syllable as a southern speaker or a hurried typist may give it: zh/ch/sh as z/c/s, -ng as -n."""
+    return re.sub(r"^([zcs])h", r"\1", syllable).removesuffix("g") if syllable.endswith("ng") \
+        else re.sub(r"^([zcs])h", r"\1", syllable)
+
+
 @lru_cache(maxsize=1)
-def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str, bool]]]:
-    """Catalog words of 2+ characters by the pinyin of their first character, as (syllables, word, toned).
-    Two-character words are keyed with tones (fewer collisions), longer ones without; two-character item words
-    also without tones ("论椅" is 轮椅 when it is no word of its own); longer words first."""
+def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
+    """Catalog words of 2+ characters by the loose pinyin of their first character, as (syllables, word, how the
+    syllables compare: "toned", "plain" or "loose"). Two-character words are keyed with tones (fewer collisions),
+    longer ones without; two-character item words also without tones ("论椅" is 轮椅 when it is no word of its
+    own), and every word loosely when all but one of its characters are written right ("失知" is 失智, "高林补贴"
+    高龄补贴);
+    longer words first."""
     tax = load_taxonomy()
     items = set(tax.item_words())
     names = {w for group in (tax.categories, tax.topics) for v in group.values() for w in v["words"]}
     names |= items | {r["name"] for r in load_regions()}
-    index: dict[str, list[tuple[tuple[str, ...], str, bool]]] = {}
+    index: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
     for w in sorted((w for w in names if len(w) >= 2 and re.fullmatch(f"[{CJK}]+", w)), key=len, reverse=True):
-        toned = len(w) == 2
-        entries = [(tuple(lazy_pinyin(list(w), style=Style.TONE3 if toned else Style.NORMAL)), w, toned)]
-        if toned and w in items:
-            entries.append((tuple(lazy_pinyin(list(w))), w, False))
-        index.setdefault(lazy_pinyin(w[0])[0], []).extend(entries)
+        plain = tuple(lazy_pinyin(list(w)))
+        if len(w) > 2:
+            entries = [(plain, w, "plain")]
+        else:
+            entries = [(tuple(lazy_pinyin(list(w), style=Style.TONE3)), w, "toned")]
+            if w in items:
+                entries.append((plain, w, "plain"))
+        if w[-1] not in _REGION_ENDS:
+            entries.append((tuple(map(_loose, plain)), w, "loose"))
+        index.setdefault(_loose(plain[0]), []).extend(entries)
     return index
 
 
 @lru_cache(maxsize=1)
 def _common_words() -> frozenset[str]:
-    """Two-character words of jieba's dictionary: a typo is never one of them."""
+    """Words of two to four characters of jieba's dictionary and our standard words: a typo is never one of them,
+    nor inside one."""
     out = set()
     with (files("jieba") / "dict.txt").open(encoding="utf-8") as f:
         for line in f:
             word, freq, *_ = line.split(" ")
-            if len(word) == 2 and int(freq) >= 3:
+            if 2 <= len(word) <= 4 and int(freq) >= 3:
                 out.add(word)
+    out.update(words("normalize")["standard"])
     return frozenset(out)
 
 
 def _is_typo(text: str, i: int, word: str) -> bool:
-    """Whether the two characters at i, which sound like `word`, are a typo of it and not other words."""
+    """Whether the two characters at i, which sound like `word`, are a typo of it: no word of the dictionary covers
+    either of them."""
     common = _common_words()
-    return text[i:i + 2] not in common and text[max(0, i - 1):i + 1] not in common and text[i + 1:i + 3] not in common
+    spans = [(a, b) for a in range(max(0, i - 2), i + 2) for b in range(max(a + 2, i + 1), min(a + 4, len(text)) + 1)]
+    return not any(text[a:b] in common for a, b in spans if (a, b) != (i, i + 2) or text[a:b] != word)
 
 
 def fix_homophones(text: str) -> str:
     """Replace a run of characters that sounds like a catalog word but is written otherwise.
 
     Three or more characters: same syllables. Two characters: same syllables and tones (an item's name: tones
-    aside), and neither the pair
+    aside; any word: loose syllables with one character written right), and neither the pair
     nor either character with its outer neighbour is a word of its own ("主餐", "住浴室" stay). A region's name
     only with its 省/市/区/县 written ("乔口区" is 硚口区; "临沂适老化" is 临沂 + 适老化, not 临沂市 + 老化).
     """
     index = _catalog_words()
-    plain, toned = lazy_pinyin(list(text)), lazy_pinyin(list(text), style=Style.TONE3)
+    plain = lazy_pinyin(list(text))
+    sounds = {"plain": plain, "toned": lazy_pinyin(list(text), style=Style.TONE3), "loose": list(map(_loose, plain))}
     out, i = [], 0
     while i < len(text):
-        for key, word, with_tones in index.get(plain[i], ()):
+        for key, word, how in index.get(sounds["loose"][i], ()):
             n = len(key)
-            sounds = toned if with_tones else plain
-            if (tuple(sounds[i:i + n]) == key and re.fullmatch(f"[{CJK}]+", text[i:i + n])
-                    and (word[-1] not in _REGION_ENDS or text[i + n - 1] == word[-1])
-                    and (n > 2 or text[i:i + n] == word or _is_typo(text, i, word))):
+            written = text[i:i + n]
+            if (tuple(sounds[how][i:i + n]) == key and re.fullmatch(f"[{CJK}]+", written)
+                    and (word[-1] not in _REGION_ENDS or written[-1] == word[-1])
+                    and (how != "loose" or sum(a != b for a, b in zip(written, word, strict=True)) <= 1)
+                    and (n > 2 or written == word or _is_typo(text, i, word))):
                 out.append(word)
                 i += n
                 break

@@ -58,7 +58,7 @@ def _stands_as_place(message: str, start: int, end: int, section: str) -> bool:
     """Whether a two-character name stands as a place: the whole message, or with a cue. A town name (关山) after
     在/住… or before 那边/附近… or a service word (有食堂吗); a rare ordinary word (宗关) only after 住/家在… or before
     那边/附近…; a common ordinary word (纸坊) only as the whole message. A town name or a rare word also stands as a
-    clause's end, alone or after 在/住 ("……打扫一下 在纱帽")."""
+    clause's end, alone or after 在/住 ("想请人上门做饭 在大集")."""
     cues = words("places")["short_name_cues"]
     before, after = message[:start], message[end:]
     if not (before + after).strip(cues["filler"]):
@@ -66,7 +66,7 @@ def _stands_as_place(message: str, start: int, end: int, section: str) -> bool:
     clause_before, clause_after = _CLAUSE.split(before)[-1].strip(cues["filler"]), _CLAUSE.split(after)[0]
     if section != "bare_names" and not clause_after.strip(cues["filler"]) \
             and (not clause_before or clause_before.endswith(tuple(cues["before"]))):
-        return True  # the end of a clause, alone or after 在/住 ("……打扫一下 在纱帽")
+        return True  # the end of a clause, alone or after 在/住 ("想请人上门做饭 在大集")
     if section == "home_names":
         return before.endswith(tuple(cues["home_before"])) or after.startswith(tuple(cues["home_after"]))
     return section == "short_names" and (before.endswith(tuple(cues["before"]))
@@ -132,6 +132,15 @@ def ambiguous_meant(message: str, regions: Regions, city: str | None = None) -> 
     cities = {p.city for p in named} or ({city} if city else set())
     meant = [p for c in codes if (p := regions.place(c)) and p.city in cities]
     return meant[0].code if len(cities) == 1 and len(meant) == 1 else None
+
+
+def ambiguous_city(message: str, regions: Regions) -> str | None:
+    """The city every option of an ambiguous name lies in ("汉口": 江岸区, 江汉区, 硚口区 -> 武汉市), the name of the
+    whole city to answer for; None when there is none or its options lie in several cities (青山)."""
+    found = [[regions.resolve(o) for o in options] for _, options in _ambiguous_names(message, regions)]
+    found += [[regions.place(c) for c in s.districts] for s in sub_places(message) if len(s.districts) > 1]
+    cities = {p.city for p in found[-1] if p} if found else set()
+    return cities.pop() if len(cities) == 1 else None
 
 
 def place_problem(message: str, regions: Regions) -> tuple[str, list[str]] | None:

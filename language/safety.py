@@ -96,7 +96,7 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
     now: dict[str, set[str]] = {}
     past: set[str] = set()
     whole = _joined(text)
-    chronic = max((e for _, e in _positions(d["chronic"], whole)), default=-1)
+    chronic = max((m.end() for p in d["chronic"] for m in re.finditer(p, whole)), default=-1)
     urgent = max((s for s, _ in _positions(d["cues"]["urgent"], whole)), default=-1)
     for clause in _CLAUSE.split(whole):
         for group, pattern in d["compiled"].items():
@@ -119,7 +119,8 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
 def _holds(frame: dict, groups: dict[str, int], asks: bool) -> bool:
     if "score" in frame:  # a group counts at most twice ("头晕 想吐"); a request needs one point more
         cap = frame.get("cap", 2)
-        return sum(w * min(groups.get(g, 0), cap) for g, w in frame["weights"].items()) >= frame["score"] + asks
+        bar = frame["score"] + (asks and not frame.get("despite_request", False))
+        return sum(w * min(groups.get(g, 0), cap) for g, w in frame["weights"].items()) >= bar
     needs = frame["all"]
     options = [g for g in groups if any(g in n for n in needs)]
     return any(all(g in n for g, n in zip(pick, needs, strict=True))

@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from language.normalize import normalize
 from language.numbers import age, ordinal, position_index
-from language.places import ambiguous_meant, place_problem, sub_place_district
+from language.places import ambiguous_city, ambiguous_meant, place_problem, sub_place_district
 from language.words import words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -522,6 +522,16 @@ def test_every_landmark_names_a_covered_district(regions) -> None:
 ])
 def test_ambiguous_place_read_in_the_users_city(regions, message: str, city: str | None, district: str | None) -> None:
     assert ambiguous_meant(normalize(message), regions, city) == district
+
+
+@pytest.mark.parametrize("message,city", [
+    ("汉口有没有护理院", "武汉市"),  # every option in Wuhan: the whole city
+    ("孟良崮那边有敬老院吗", "临沂市"),
+    ("青山有没有护理院", None),  # Wuhan or Xianning: asked back
+    ("江汉区有护理院吗", None),
+])
+def test_ambiguous_place_in_one_city_gives_the_city(regions, message: str, city: str | None) -> None:
+    assert ambiguous_city(normalize(message), regions) == city
 
 
 def test_word_lists_live_once_in_language_data() -> None:

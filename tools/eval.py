@@ -207,8 +207,7 @@ def report(outcomes: list[Outcome], show: int = 40) -> str:
     return "\n".join(lines)
 
 
-DEFAULT_FILES = [Path(f"tests/eval/{name}.yaml")
-                 for name in ("dev_cases", "dev_team", "dev_blind_a", "dev_blind_b", "dev_blind_c", "dev_blind_d")]
+DEFAULT_FILES = sorted(Path("tests/eval").glob("dev_*.yaml"))
 
 
 def evaluate(base_url: str, files: list[Path], show: int) -> bool:

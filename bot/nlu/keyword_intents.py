@@ -47,9 +47,11 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and ("benefit" in concepts or not [n for n in catalog_needs(without_conditions(text))
                                                if n.startswith("find_")]):
         return "eligibility"  # no policy named or better described, no service asked for (a wheelchair one sits in)
-    if top == "eligibility" and "eligibility" not in described and "benefit" not in concepts and not named \
-            and described[:1] and described[0].startswith("find_"):
-        return described[0]  # a service described, no benefit asked for
+    if top == "eligibility" and "eligibility" not in described and "benefit" not in concepts:
+        if named_services and not named_policies:
+            return named_services[0]  # a service named, no benefit asked for
+        if not named and described[:1] and described[0].startswith("find_"):
+            return described[0]  # a service described, no benefit asked for
     if name := narrowed(text, [top, *named_services], described):
         return name
     if top == "inform" and named_services and not named_policies:
