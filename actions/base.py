@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from typing_extensions import override
 
 from actions.catalog_api import CatalogUnavailable, in_catalog
-from actions.context import State
+from actions.context import State, default_place_note
 from catalog.query import Regions
 from replies import Reply, t
 from replies.contract import Task
 
 log = logging.getLogger(__name__)
 ENDS_FORM = ("emergency", "handoff")
+ANSWERS = ("find_service", "policy", "eligibility")
 
 
 class CatalogAction(Action, ABC):
@@ -41,7 +42,7 @@ class CatalogAction(Action, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         try:
-            reply, events = await in_catalog(lambda session, regions: self.respond(tracker, session, regions))
+            reply, events = await in_catalog(lambda session, regions: self._answer(tracker, session, regions))
         except CatalogUnavailable:
             log.exception("catalog unavailable in %s", self.name())
             reply, events = self.apology(tracker), []
@@ -57,6 +58,13 @@ class CatalogAction(Action, ABC):
             events += [ActiveLoop(loop), FollowupAction("action_listen")]
         reply.send(dispatcher)
         return events
+
+    def _answer(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
+        """`respond`, and a line on how to ask for another place when a name of several was read as its usual one."""
+        reply, events = self.respond(tracker, session, regions)
+        if reply.task in ANSWERS and reply.place and (note := default_place_note(tracker, regions, reply.place)):
+            reply.say(note)
+        return reply, events
 
     def apology(self, tracker: Tracker) -> Reply:
         """The reply when the catalog is unavailable: the hotline, in this action's task."""

@@ -18,8 +18,9 @@ from language.normalize import normalize
 from language.numbers import age as age
 from language.numbers import ordinal as ordinal
 from language.person import keyword_value as keyword_value
-from language.places import ambiguous_city, ambiguous_meant, sub_place_district, sub_places
+from language.places import ambiguous_city, ambiguous_default, ambiguous_meant, sub_place_district, sub_places
 from language.places import place_problem as place_problem
+from replies import t
 
 SERVICE_PREFIX, POLICY_PREFIX = "find_", "policy_"
 
@@ -67,6 +68,17 @@ def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
         elif city := ambiguous_city(message, regions):
             best = regions.resolve(city)  # "汉口": every option in Wuhan, so the whole city
     return best
+
+
+def default_place_note(tracker: Tracker, regions: Regions, place: Place) -> str | None:
+    """The line saying an ambiguous name (青山) was read as its usual place and how to ask for the other, when the
+    answer is for that place."""
+    known = State.of(tracker).place(regions) or channel_place(tracker, regions)
+    found = ambiguous_default(text(tracker), regions, known.city if known else None)
+    if found is None or found[1] != place.name:
+        return None
+    name, chosen, others = found
+    return t("ambiguous_default", name=name, chosen=chosen, others="、".join(others))
 
 
 def metadata(tracker: Tracker) -> dict:

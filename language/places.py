@@ -57,12 +57,14 @@ def _index() -> tuple[dict[str, tuple[str, ...]], tuple[int, ...], dict[str, tup
 def _stands_as_place(message: str, start: int, end: int, section: str) -> bool:
     """Whether a two-character name stands as a place: the whole message, or with a cue. A town name (关山) after
     在/住… or before 那边/附近… or a service word (有食堂吗); a rare ordinary word (宗关) only after 住/家在… or before
-    那边/附近…; a common ordinary word (纸坊) only as the whole message. A town name or a rare word also stands as a
+    那边/附近…; a common ordinary word (纸坊) only as the whole message ("我们是纸坊的" too). A town name or a rare word also stands as a
     clause's end, alone or after 在/住 ("想请人上门做饭 在大集")."""
     cues = words("places")["short_name_cues"]
     before, after = message[:start], message[end:]
     if not (before + after).strip(cues["filler"]):
         return True
+    if before.strip(cues["filler"]) in cues["bare_before"] and not after.strip(cues["filler"] + "的"):
+        return True  # the whole answer: "我们是纸坊的"
     clause_before, clause_after = _CLAUSE.split(before)[-1].strip(cues["filler"]), _CLAUSE.split(after)[0]
     if section != "bare_names" and not clause_after.strip(cues["filler"]) \
             and (not clause_before or clause_before.endswith(tuple(cues["before"]))):
@@ -115,30 +117,55 @@ def _ambiguous_names(message: str, regions: Regions) -> list[tuple[re.Match, lis
             if not any(m.start() in r and len(r) > len(name) for r in inside)]
 
 
-def ambiguous_meant(message: str, regions: Regions, city: str | None = None) -> str | None:
-    """The district code an ambiguous name (places.yml ambiguous_places, or a town name of several districts)
-    stands for when its options lie in different cities and the message (any region or place named in it, even one
-    the user moved away from) or else the conversation (`city`) places the user in one of them: "从武昌搬到青山"
-    -> 青山区, not 崇阳县青山镇. None when it stays ambiguous."""
+def _meant_in_context(message: str, regions: Regions, city: str | None) -> tuple[str | None, str | None]:
+    """(the district code an ambiguous name stands for by the message or the conversation's city, or None; the
+    name's usual option when nothing hints at a city, or None)."""
     found = [(m.group(), [p.code for o in options if (p := regions.resolve(o))])
              for m, options in _ambiguous_names(message, regions)]
     found += [(s.name, list(s.districts)) for s in sub_places(message) if len(s.districts) > 1]
     if not found:
-        return None
+        return None, None
     name, codes = found[-1]
     rest = message.replace(name, "")
     named = [p for k in regions.names() if len(k) >= 2 and k in rest if (p := regions.resolve(k)) and p.city]
     named += [p for s in sub_places(rest) if len(s.districts) == 1 and (p := regions.place(s.districts[0]))]
     cities = {p.city for p in named} or ({city} if city else set())
     meant = [p for c in codes if (p := regions.place(c)) and p.city in cities]
-    return meant[0].code if len(cities) == 1 and len(meant) == 1 else None
+    if len(cities) == 1 and len(meant) == 1:
+        return meant[0].code, None
+    default = regions.resolve(words("places")["ambiguous_defaults"].get(name, "")) if not cities else None
+    return None, default.code if default and default.code in codes else None
+
+
+def ambiguous_meant(message: str, regions: Regions, city: str | None = None) -> str | None:
+    """The district code an ambiguous name (places.yml ambiguous_places, or a town name of several districts)
+    stands for when its options lie in different cities and the message (any region or place named in it, even one
+    the user moved away from) or else the conversation (`city`) places the user in one of them: "从武昌搬到青山"
+    -> 青山区, not 崇阳县青山镇. Without any such hint, its usual option (places.yml ambiguous_defaults). None when it
+    stays ambiguous."""
+    meant, default = _meant_in_context(message, regions, city)
+    return meant or default
+
+
+def ambiguous_default(message: str, regions: Regions, city: str | None = None) -> tuple[str, str, list[str]] | None:
+    """(name, the option it was read as, its other options) when an ambiguous name of the message was read as its
+    usual option (places.yml ambiguous_defaults) because nothing said which; None otherwise."""
+    _, code = _meant_in_context(message, regions, city)
+    for m, options in _ambiguous_names(message, regions):
+        default = words("places")["ambiguous_defaults"].get(m.group())
+        place = regions.resolve(default) if default else None
+        if place and place.code == code:
+            return m.group(), default, [o for o in options if o != default]
+    return None
 
 
 def ambiguous_city(message: str, regions: Regions) -> str | None:
-    """The city every option of an ambiguous name lies in ("汉口": 江岸区, 江汉区, 硚口区 -> 武汉市), the name of the
-    whole city to answer for; None when there is none or its options lie in several cities (青山)."""
-    found = [[regions.resolve(o) for o in options] for _, options in _ambiguous_names(message, regions)]
-    found += [[regions.place(c) for c in s.districts] for s in sub_places(message) if len(s.districts) > 1]
+    """The city an area spanning several districts lies in ("汉口": 江岸区, 江汉区, 硚口区 -> 武汉市; places.yml
+    ambiguous_areas), the name of the whole city to answer for; None when there is none or it lies in several
+    cities."""
+    areas = words("places")["ambiguous_areas"]
+    found = [[regions.resolve(o) for o in options] for m, options in _ambiguous_names(message, regions)
+             if m.group() in areas]
     cities = {p.city for p in found[-1] if p} if found else set()
     return cities.pop() if len(cities) == 1 else None
 

@@ -121,6 +121,8 @@ def _holds(frame: dict, groups: dict[str, int], asks: bool) -> bool:
         cap = frame.get("cap", 2)
         bar = frame["score"] + (asks and not frame.get("despite_request", False))
         return sum(w * min(groups.get(g, 0), cap) for g, w in frame["weights"].items()) >= bar
+    if frame.get("unless_request") and asks:
+        return False
     needs = frame["all"]
     options = [g for g in groups if any(g in n for n in needs)]
     return any(all(g in n for g, n in zip(pick, needs, strict=True))

@@ -85,8 +85,11 @@ def test_ambiguous_place_is_read_in_the_conversations_city() -> None:
     slots = {"category": "meal", "last_task": "find_service", "region_code": "420106"}  # the user said 武昌 before
     payload, _, _, _ = run(ActionFollowUp(), make_tracker("那青山呢", "inform", [], slots))
     assert payload["region"]["district"] == "青山区"
-    payload, _, _, _ = run(ActionFindService(), make_tracker("青山有没有老年食堂", "find_meal"))
-    assert payload["ask"] == "region" and payload["region"]["district"] is None  # nothing says which 青山
+    payload, texts, _, _ = run(ActionFindService(), make_tracker("青山有没有老年食堂", "find_meal"))
+    assert payload["region"]["district"] == "青山区"  # nothing says which: the usual 青山, and how to ask for the other
+    assert "崇阳县" in texts
+    _, texts, _, _ = run(ActionFollowUp(), make_tracker("那青山呢", "inform", [], slots))
+    assert "崇阳县" not in texts  # the conversation said which
 
 
 def test_landmark_with_a_city_name_gives_its_district() -> None:

@@ -517,7 +517,7 @@ def test_every_landmark_names_a_covered_district(regions) -> None:
     ("青山有没有护理院", "武汉市", "420107"),  # the conversation is in Wuhan
     ("青山有没有护理院", "咸宁市", "421223"),
     ("在光谷上班 家在青山", None, "420107"),  # a Wuhan landmark in the message
-    ("青山有没有护理院", None, None),  # nothing says which: asked back
+    ("青山有没有护理院", None, "420107"),  # nothing says which: its usual option (the reply says so)
     ("汉口有没有护理院", "武汉市", None),  # all options in one city: asked back
 ])
 def test_ambiguous_place_read_in_the_users_city(regions, message: str, city: str | None, district: str | None) -> None:
@@ -527,7 +527,7 @@ def test_ambiguous_place_read_in_the_users_city(regions, message: str, city: str
 @pytest.mark.parametrize("message,city", [
     ("汉口有没有护理院", "武汉市"),  # every option in Wuhan: the whole city
     ("孟良崮那边有敬老院吗", "临沂市"),
-    ("青山有没有护理院", None),  # Wuhan or Xianning: asked back
+    ("青山有没有护理院", None),  # Wuhan or Xianning: not one city
     ("江汉区有护理院吗", None),
 ])
 def test_ambiguous_place_in_one_city_gives_the_city(regions, message: str, city: str | None) -> None:

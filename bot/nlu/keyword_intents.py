@@ -93,12 +93,13 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return described[0]  # "有公办的吗 排队怎么弄" after a list: the policy described, not a detail of the list
     if top == "eligibility" and named_policies and "eligibility" not in described:
         return named_policies[0]  # "长护险能不能申请": the policy named, not the whole list
-    pleasantry = next((n for n in ("thank", "goodbye") if n in concepts), None)
+    pleasantry = next((n for n in ("thank", "goodbye", "bot_challenge") if n in concepts), None)
     if pleasantry and not named and not described and (top in UNSURE or top.startswith(("find_", "policy_"))):
-        return pleasantry  # "懂了 你忙吧", "你真机灵": no request in it
+        return pleasantry  # "懂了 你忙吧", "你真机灵", "你叫啥": no request in it
     if top in CHITCHAT and "translation" in concepts:
         return "out_of_scope"  # "再见用英语怎么说": a question about words, not a goodbye
-    if "elsewhere_hours" in concepts and not named and not described and "list_followup" not in concepts:
+    if {"elsewhere_hours", "weather"} & set(concepts) and not named and not described \
+            and "list_followup" not in concepts:
         return "out_of_scope"  # a market's or a station's opening hours
     if top in UNSURE and "list_followup" in concepts:
         return "ask_detail"  # "那几家在哪": a detail of the places just listed
