@@ -57,8 +57,8 @@ def _index() -> tuple[dict[str, tuple[str, ...]], tuple[int, ...], dict[str, tup
 def _stands_as_place(message: str, start: int, end: int, section: str) -> bool:
     """Whether a two-character name stands as a place: the whole message, or with a cue. A town name (关山) after
     在/住… or before 那边/附近… or a service word (有食堂吗); a rare ordinary word (宗关) only after 住/家在… or before
-    那边/附近…; a common ordinary word (纸坊) only as the whole message ("俺家是金口的" too). A town name or a rare word also stands as a
-    clause's end, alone or after 在/住 ("想请人上门做饭 在大集")."""
+    那边/附近…; a common ordinary word (纸坊) only as the whole message ("俺家是金口的" too). A town name or a rare
+    word also stands at a clause's end, alone or after 在/住 ("想请人上门做饭 在大集")."""
     cues = words("places")["short_name_cues"]
     before, after = message[:start], message[end:]
     if not (before + after).strip(cues["filler"]):
