@@ -42,10 +42,10 @@ def _entities(tracker: Tracker, name: str) -> list[dict]:
 def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
     """The place named this turn: the last one not negated ("不是X区 是Y区" -> Y区).
 
-    A city followed by one of its districts gives the district. Without a region, an unambiguous street, town,
-    community or landmark gives its district; a region name inside such a name ("江汉二桥", "临沂市人民医院") is not a
-    region. An ambiguous name (青山) is read in the city the message or the conversation is in (places.yml); one
-    whose options all lie in one city (汉口) gives that city.
+    A city followed by one of its districts gives the district. Without a region or with only a city, an
+    unambiguous street, town, community or landmark (of that city) gives its district; a region name inside such a
+    name ("江汉二桥", "临沂市人民医院") is not a region. An ambiguous name (青山) is read in the city the message or the
+    conversation is in (places.yml); an area spanning one city's districts (汉口) gives that city.
     """
     message = text(tracker)
     inside = [range(s.start, s.end) for s in sub_places(message)]
@@ -59,8 +59,9 @@ def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
         if best and best.level == "district" and place.level != "district" and place.name in (best.city, best.province):
             continue  # "江岸 武汉" keeps the district
         best = place
-    if best is None and (code := sub_place_district(message)):
-        best = regions.place(code)
+    if (best is None or best.level == "city") and (code := sub_place_district(message)) \
+            and (sub := regions.place(code)) and (best is None or sub.city == best.name):
+        best = sub  # "临沂银雀山街道": the street's district of that city
     if best is None:
         known = State.of(tracker).place(regions) or channel_place(tracker, regions)
         if code := ambiguous_meant(message, regions, known.city if known else None):

@@ -30,7 +30,7 @@ from actions.eligibility import answer_eligibility, answers_the_form, ask_reply
 from actions.policies import answer_policy, answer_policy_detail
 from actions.services import answer_point_detail, answer_service, ask_place, category_buttons
 from catalog.query import Regions
-from language.concepts import concept_item, concept_needs, rents
+from language.concepts import concept_item, concept_needs, off_topic, rents
 from language.safety import assess
 from replies import Reply, button, t, templates
 from replies.contract import Task
@@ -185,6 +185,8 @@ def understood(tracker: Tracker, session: Session, regions: Regions,
     """An answer for a message the classifier was unsure of, when its words say what it is: a question about the
     last answer, or a service or policy named (catalog words) or described (language/concepts.yml)."""
     message = text(tracker)
+    if off_topic(message):
+        return None  # the weather in Wuhan is no follow-up of a list of Wuhan's canteens
     slot = tracker.get_slot("requested_slot")
     if tracker.active_loop.get("name") and slot and answers_the_form(intent(tracker), message):
         reply = ask_reply(tracker, slot)  # an answer to the form's question that could not be read: ask again
@@ -198,7 +200,7 @@ def understood(tracker: Tracker, session: Session, regions: Regions,
         return answer_policy(session, regions, state.topic, place)
     if state.last_task == "policy" and aspect(message):
         return answer_policy_detail(tracker, session, regions, state)
-    if state.last_task == "find_service" and state.last_items and (ordinal(message) or aspect(message)):
+    if state.last_task == "find_service" and state.category and (ordinal(message) or aspect(message)):
         return answer_point_detail(tracker, session, regions, state)
     needs = mentioned_needs(message) or [n for n in concept_needs(message) if n.startswith(NEED_PREFIXES)]
     if not needs:

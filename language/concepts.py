@@ -52,6 +52,11 @@ def concept_needs(text: str) -> list[str]:
     return _ranked("needs", text)
 
 
+def off_topic(text: str) -> bool:
+    """Whether the message is about a subject the bot has no answer for (the weather, a shop's hours, first aid)."""
+    return bool(set(concept_needs(text)) & set(_data()["off_topic"]))
+
+
 def narrowed(text: str, names: list[str], described: list[str]) -> str | None:
     """The described need that narrows one of the general services `names` (or is one of them) when the message
     asks for a place for this kind of person (concepts.yml: narrows, specialized), or None."""

@@ -104,8 +104,8 @@ def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
     """Catalog words of 2+ characters by the loose pinyin of their first character, as (syllables, word, how the
     syllables compare: "toned", "plain" or "loose"). Two-character words are keyed with tones (fewer collisions),
     longer ones without; two-character item words also without tones ("论椅" is 轮椅 when it is no word of its
-    own), and every word loosely when all but one of its characters are written right ("失知" is 失智, "高林补贴"
-    高龄补贴);
+    own), and every word loosely when at most one character in two is written wrong ("失知" is 失智, "高林金贴"
+    高龄津贴);
     longer words first."""
     tax = load_taxonomy()
     items = set(tax.item_words())
@@ -166,7 +166,7 @@ def fix_homophones(text: str) -> str:
             written = text[i:i + n]
             if (tuple(sounds[how][i:i + n]) == key and re.fullmatch(f"[{CJK}]+", written)
                     and (word[-1] not in _REGION_ENDS or written[-1] == word[-1])
-                    and (how != "loose" or sum(a != b for a, b in zip(written, word, strict=True)) <= 1)
+                    and (how != "loose" or sum(a != b for a, b in zip(written, word, strict=True)) <= max(1, n // 2))
                     and (n > 2 or written == word or _is_typo(text, i, word))):
                 out.append(word)
                 i += n

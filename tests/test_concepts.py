@@ -158,6 +158,20 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("我妈天天去听养生讲座 回来就买保健酒 谁能管管", "out_of_scope", "find_legal_aid"),
     ("医保里是不是有一项管长期护理的 我爸卧床了想办", "find_medical_care", "policy_ltc_insurance"),
     ("谢谢 你真耐心", "thank", "thank"),
+    # session 4: kinds read from blind sets E, G and H, in our own words
+    ("我爸上了八十五 每月能不能领点钱", "policy_care_subsidy", "policy_high_age_allowance"),
+    ("护工的钱能不能从长护险里头出", "find_equipment_rental", "policy_ltc_insurance"),
+    ("公建民营的敬老院要排多久才能住", "find_care_home", "policy_care_home_admission"),
+    ("我得去外地做手术 老伴能不能临时交给别人照看几天", "find_dementia_care", "policy_respite_care"),
+    ("老人家里灯太暗台阶又高 能不能给改造一下", "policy_family_care_bed", "policy_home_adaptation"),
+    ("被卖保健床垫的骗了三万块 想讨个说法", "out_of_scope", "find_legal_aid"),
+    ("明天临沂多少度 会下雨吗", "find_meal", "out_of_scope"),
+    ("海姆立克急救法怎么做 我想学学", "find_senior_education", "out_of_scope"),
+    ("退休金今年涨了多少", "eligibility", "out_of_scope"),
+    ("多亏你们帮忙 谢谢啦", "out_of_scope", "thank"),
+    ("好的 谢谢 拜拜", "out_of_scope", "goodbye"),
+    ("住在宗关 想找个地方吃口热乎饭", "inform", "find_meal"),
+    ("区里有没有既能治病又能养老的机构", "find_care_home", "find_medical_care"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want
@@ -196,3 +210,8 @@ def test_tone_repair_only_where_the_pair_is_no_word() -> None:
 def test_a_service_negated_after_its_name_is_not_named() -> None:
     assert catalog_needs("养老院不要了 日托就行") == ["find_day_care"]
     assert catalog_needs("养老院不要押金吗") == ["find_care_home"]
+
+
+def test_别人_is_no_negation() -> None:
+    """"交给别人照看" asks for someone to look after the person; 别 there negates nothing."""
+    assert "policy_respite_care" in concept_needs(normalize("想把老人临时交给别人照看几天"))

@@ -936,3 +936,28 @@ def test_rescue_crime_and_self_harm_name_their_numbers(text: str, kind: str, fir
 ])
 def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("有个人翻墙进了我妈家院子 正在屋里翻东西", "threat"),
+    ("几个人堵在门口逼我爸签字还钱", "threat"),
+    ("儿子喝多了拿着棍子要打他妈", "threat"),
+    ("奶奶打了胰岛素没吃午饭 现在浑身冷汗直哆嗦", "default"),
+    ("大中午的外面三十九度 爷爷在地里晕乎乎的站不稳", "default"),
+    ("爸爸在床上浑身一直抽 眼睛往上翻", "default"),
+])
+def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind, a
+
+
+@pytest.mark.parametrize("text", [
+    "听说隔壁老太太在厕所摔了 我也想给我妈装个扶手",
+    "轮椅的轮胎没气了 哪里能修",
+    "我妈一出门就认不得路 想找个记忆照护的地方",
+    "老人住院时昏迷过两天 现在出院了 想申请家庭养老床位",
+    "我爸腿脚不行了 想租个轮椅",
+    "这些补贴太复杂了 救命 给我找个人讲讲",
+])
+def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
+    assert not assess(normalize(text)).emergency

@@ -9,6 +9,7 @@ when the classifier's guess does not fit it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -18,12 +19,14 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from language.concepts import catalog_needs, concept_item, concept_needs, narrowed, rents, without_conditions
+from language.aspects import aspect
+from language.concepts import catalog_needs, concept_item, concept_needs, narrowed, off_topic, rents, without_conditions
 from language.keywords import danger_now, false_alarm, keyword_intent
 
 UNSURE = ("out_of_scope", "nlu_fallback")
 CHITCHAT = ("greet", "thank", "goodbye", "bot_challenge", "capabilities")
 INTENT_PREFIXES = ("find_", "policy_", "eligibility", "greet")
+QUESTION = re.compile(r"[吗呢？?]|怎么|哪|多少|什么|啥|么样|么子|能不能|可不可以|有没有|是不是|要不要|咋")
 
 
 def decide(text: str, top: str, ranking: list[str]) -> str | None:
@@ -54,6 +57,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             return described[0]  # a service described, no benefit asked for
     if name := narrowed(text, [top, *named_services], described):
         return name
+    if top == "inform" and described[:1] and described[0].startswith(("find_", "policy_")) and not named:
+        return described[0]  # a need described beside a place ("住在宗关 想找口热饭吃")
     if top == "inform" and named_services and not named_policies:
         return named_services[0]  # a service named with a place is a request, not only the place
     if top == "eligibility" and not named and "list_detail" in concepts and "benefit" not in concepts:
@@ -91,14 +96,16 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top in ("ask_detail", "inform") and described[:1] and described[0].startswith("policy_") \
             and "list_detail" not in concepts:
         return described[0]  # "有公办的吗 排队怎么弄" after a list: the policy described, not a detail of the list
-    if top == "eligibility" and named_policies and "eligibility" not in described:
+    if top == "eligibility" and named_policies and ("eligibility" not in described or aspect(text)):
         return named_policies[0]  # "长护险能不能申请": the policy named, not the whole list
+    if "thank" in concepts and not QUESTION.search(text):
+        return "thank"  # thanks for something done, whatever it names ("多亏你们提醒装烟感")
     pleasantry = next((n for n in ("thank", "goodbye", "bot_challenge") if n in concepts), None)
     if pleasantry and not named and not described and (top in UNSURE or top.startswith(("find_", "policy_"))):
         return pleasantry  # "懂了 你忙吧", "你真机灵", "你叫啥": no request in it
     if top in CHITCHAT and "translation" in concepts:
         return "out_of_scope"  # "再见用英语怎么说": a question about words, not a goodbye
-    if {"elsewhere_hours", "weather"} & set(concepts) and not named and not described \
+    if off_topic(text) and not named and not described \
             and "list_followup" not in concepts:
         return "out_of_scope"  # a market's or a station's opening hours
     if top in UNSURE and "list_followup" in concepts:
