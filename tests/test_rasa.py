@@ -51,8 +51,8 @@ FLOORS = {"single": 0.95, "hard": 0.90, "turns": 0.90, "emergencies": 0.97, "max
 LAST_BLIND = {"single": 0.94, "hard": 0.88, "emergencies": 0.95, "max_false_alarms": 0.03}
 
 
-DEV_SETS = ["dev_team", "dev_blind_a", "dev_blind_b", "dev_blind_c", "dev_blind_d", "dev_blind_e", "dev_blind_g",
-            "dev_blind_h"]
+DEV_SETS = ["dev_team", "dev_blind_a", "dev_blind_b", "dev_blind_c", "dev_blind_d", "dev_blind_e", "dev_blind_f",
+            "dev_blind_g", "dev_blind_h"]
 
 
 @pytest.mark.parametrize("name", DEV_SETS)

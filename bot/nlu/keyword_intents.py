@@ -45,7 +45,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
     if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text):
         return "emergency"  # the classifier's best guess, though unsure, and a danger told of now
-    if "eligibility" in described and not named_policies \
+    if "eligibility" in described and (not named_policies or "除了" in text) \
             and not any(n.startswith("policy_") for n in described[:described.index("eligibility")]) \
             and ("benefit" in concepts or not [n for n in catalog_needs(without_conditions(text))
                                                if n.startswith("find_")]):
@@ -57,6 +57,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             return described[0]  # a service described, no benefit asked for
     if name := narrowed(text, [top, *named_services], described):
         return name
+    if top == "handoff" and described[:1] and described[0].startswith(("find_", "policy_")) \
+            and "ask_person" not in concepts:
+        return described[0]  # someone to assess and arrange services is the advisor, not a hand-over
     if top == "inform" and described[:1] and described[0].startswith(("find_", "policy_")) and not named:
         return described[0]  # a need described beside a place ("住在宗关 想找口热饭吃")
     if top == "inform" and named_services and not named_policies:
@@ -100,7 +103,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return named_policies[0]  # "长护险能不能申请": the policy named, not the whole list
     if "thank" in concepts and not QUESTION.search(text):
         return "thank"  # thanks for something done, whatever it names ("多亏你们提醒装烟感")
-    pleasantry = next((n for n in ("thank", "goodbye", "bot_challenge") if n in concepts), None)
+    pleasantry = next((n for n in ("thank", "goodbye", "bot_challenge", "capabilities") if n in concepts), None)
     if pleasantry and not named and not described and (top in UNSURE or top.startswith(("find_", "policy_"))):
         return pleasantry  # "懂了 你忙吧", "你真机灵", "你叫啥": no request in it
     if top in CHITCHAT and "translation" in concepts:
