@@ -172,6 +172,12 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("好的 谢谢 拜拜", "out_of_scope", "goodbye"),
     ("住在宗关 想找个地方吃口热乎饭", "inform", "find_meal"),
     ("区里有没有既能治病又能养老的机构", "find_care_home", "find_medical_care"),
+    ("他在电话里被人哄着转了五千块 现在找谁", "policy_ltc_insurance", "find_legal_aid"),
+    ("七十往上的老人每月卡里那笔钱是什么名目", "eligibility", "policy_high_age_allowance"),
+    ("我们家除了低保还能申请点什么", "policy_special_hardship", "eligibility"),
+    ("我眼神不好不会打字 能直接跟我讲话吗", "out_of_scope", "handoff"),
+    ("你都能帮我们做点什么", "out_of_scope", "capabilities"),
+    ("辛苦你了", "out_of_scope", "thank"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

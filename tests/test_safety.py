@@ -958,6 +958,11 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "老人住院时昏迷过两天 现在出院了 想申请家庭养老床位",
     "我爸腿脚不行了 想租个轮椅",
     "这些补贴太复杂了 救命 给我找个人讲讲",
+    "老头走了以后我一个人住 想搬进有人管吃住的养老院",
+    "我妈晚上常常说梦话喊人 医生说是脑萎缩 想找个照护的地方",
+    "朋友家老人前天摔倒已经送到医院了 我也想给我爸找个助行器",
+    "家里的煤气泄漏和摔跤这些风险 适老化改造管不管",
+    "瘫了三年 吃饭要人喂 想申请长护险",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency
