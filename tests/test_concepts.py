@@ -178,6 +178,8 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("我眼神不好不会打字 能直接跟我讲话吗", "out_of_scope", "handoff"),
     ("你都能帮我们做点什么", "out_of_scope", "capabilities"),
     ("辛苦你了", "out_of_scope", "thank"),
+    ("你好 我妈出院了要卧床 想租张能摇的床", "greet", "find_equipment_rental"),
+    ("腰扭了医生让躺着 想借个能升降的床", "policy_family_care_bed", "find_equipment_rental"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

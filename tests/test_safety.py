@@ -945,6 +945,7 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("奶奶打了胰岛素没吃午饭 现在浑身冷汗直哆嗦", "default"),
     ("大中午的外面三十九度 爷爷在地里晕乎乎的站不稳", "default"),
     ("爸爸在床上浑身一直抽 眼睛往上翻", "default"),
+    ("爷爷把安眠药当钙片吞了 药瓶里少了二十来片", "default"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
@@ -963,6 +964,7 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "朋友家老人前天摔倒已经送到医院了 我也想给我爸找个助行器",
     "家里的煤气泄漏和摔跤这些风险 适老化改造管不管",
     "瘫了三年 吃饭要人喂 想申请长护险",
+    "药店把维生素当保健品卖 贵得很 想投诉",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency

@@ -70,7 +70,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and "policy_care_home_admission" not in described:
         return "find_care_home"
     if (concept_item(text) or described[:1] == ["find_equipment_rental"]) and rents(text) \
-            and not top.startswith("policy_") and top != "eligibility":
+            and not {"benefit", "reimburse"} & set(concepts) and not named_policies:
         return "find_equipment_rental"
     if top == "find_equipment_rental" and not rents(text) and len(named_services) > 1:
         return next(n for n in named_services if n != top)  # the item is the person's condition, not the request
@@ -113,6 +113,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return "out_of_scope"  # a market's or a station's opening hours
     if top in UNSURE and "list_followup" in concepts:
         return "ask_detail"  # "那几家在哪": a detail of the places just listed
+    wanted = [n for n in named + described if n.startswith(("find_", "policy_", "eligibility"))]
+    if top in CHITCHAT and wanted and not {"thank", "goodbye"} & set(concepts):
+        return decide(text, wanted[0], ranking)  # a greeting or a remark beside a request: the request
     if top in UNSURE and (named or described):
         return decide(text, (named or described)[0], ranking)  # the best named or described need, refined
     if top in UNSURE and concept_item(text) and not {"benefit", "reimburse"} & set(concepts):
