@@ -82,7 +82,8 @@ def _about_now(clause: str, start: int, end: int) -> bool:
     def blocked(a: int, b: int) -> bool:
         return any(a <= p < b for p in presents)
 
-    if any(b < start and start - e <= reach and not blocked(e, start)  # a marker may share the cue's start ("总走丢")
+    if any((b < start and start - e <= reach and not blocked(e, start))  # a marker may share the cue's start ("总走丢")
+           or start < b < end  # or lie inside it ("煤气灶太老了怕漏气")
            for b, e in _positions(d["before"], clause)):
         return False
     if any(0 <= s - end <= reach and not blocked(end, s) for s, _ in _positions(d["after"], clause)):

@@ -180,6 +180,13 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("辛苦你了", "out_of_scope", "thank"),
     ("你好 我妈出院了要卧床 想租张能摇的床", "greet", "find_equipment_rental"),
     ("腰扭了医生让躺着 想借个能升降的床", "policy_family_care_bed", "find_equipment_rental"),
+    ("外公得了失忆的病 哪家院子能收", "out_of_scope", "find_dementia_care"),
+    ("想学唱豫剧 有老人上的学堂吗", "out_of_scope", "find_senior_education"),
+    ("老人卧床好久了 想请人上门给擦洗擦洗", "find_cleaning", "find_bathing"),
+    ("家里老人要定期量血压测血糖 能派人上门吗", "out_of_scope", "find_medical_care"),
+    ("困难老人的服务券能抵助餐的钱吗", "find_meal", "policy_care_subsidy"),
+    ("小区停车位怎么租", "find_equipment_rental", "out_of_scope"),
+    ("你们派来的护工把东西弄坏了还不认账", "find_care_home", "handoff"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

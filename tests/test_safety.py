@@ -946,6 +946,9 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("大中午的外面三十九度 爷爷在地里晕乎乎的站不稳", "default"),
     ("爸爸在床上浑身一直抽 眼睛往上翻", "default"),
     ("爷爷把安眠药当钙片吞了 药瓶里少了二十来片", "default"),
+    ("庙会上人太多 奶奶跟我们挤散了 她记性不好", "missing"),
+    ("我排队买票的功夫人就没了 她有点糊涂", "missing"),
+    ("我还以为他在午睡 结果怎么推都不醒", "default"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
@@ -965,6 +968,10 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "家里的煤气泄漏和摔跤这些风险 适老化改造管不管",
     "瘫了三年 吃饭要人喂 想申请长护险",
     "药店把维生素当保健品卖 贵得很 想投诉",
+    "看电视剧里老人走丢的情节 想给我妈办个防走失手环",
+    "还以为姥爷走丢了 原来在邻居家打牌 顺便问问有没有日间照料",
+    "微波炉冒过一次烟 已经拔了插头 想给老人订个送餐",
+    "热水器用了十几年 怕漏气 适老化改造能给换吗",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency
