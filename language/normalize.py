@@ -120,8 +120,7 @@ def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
             entries = [(tuple(lazy_pinyin(list(w), style=Style.TONE3)), w, "toned")]
             if w in items:
                 entries.append((plain, w, "plain"))
-        if w[-1] not in _REGION_ENDS:
-            entries.append((tuple(map(_loose, plain)), w, "loose"))
+        entries.append((tuple(map(_loose, plain)), w, "loose"))
         index.setdefault(_loose(plain[0]), []).extend(entries)
     return index
 

@@ -187,6 +187,10 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("困难老人的服务券能抵助餐的钱吗", "find_meal", "policy_care_subsidy"),
     ("小区停车位怎么租", "find_equipment_rental", "out_of_scope"),
     ("你们派来的护工把东西弄坏了还不认账", "find_care_home", "handoff"),
+    ("医保里那个能出钱请人护理的险种怎么办", "policy_care_subsidy", "policy_ltc_insurance"),
+    ("想签个能定期上门的家庭大夫", "find_medical_care", "policy_family_doctor"),
+    ("能不能借个洗澡用的防滑凳", "policy_home_adaptation", "find_equipment_rental"),
+    ("您好 我眼睛花了 字打得慢", "handoff", "greet"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

@@ -949,6 +949,9 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("庙会上人太多 奶奶跟我们挤散了 她记性不好", "missing"),
     ("我排队买票的功夫人就没了 她有点糊涂", "missing"),
     ("我还以为他在午睡 结果怎么推都不醒", "default"),
+    ("进门看见我爸歪在椅子边的地上 问他话就啊啊的 东西也握不住", "default"),
+    ("刚才炉子把奶奶的衣服点着了 火扑灭了 胳膊上烫掉一大片皮", "default"),
+    ("我爸有点痴呆 下午自己上了辆出租车 不知道跑到哪去了", "missing"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
@@ -972,6 +975,10 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "还以为姥爷走丢了 原来在邻居家打牌 顺便问问有没有日间照料",
     "微波炉冒过一次烟 已经拔了插头 想给老人订个送餐",
     "热水器用了十几年 怕漏气 适老化改造能给换吗",
+    "骗子拿了钱以后对方手机就关机了 想找法律援助",
+    "你们真是我的救命稻草 想问问家庭养老床位",
+    "被不孝的儿子气得快昏过去了 想咨询法律援助",
+    "我爸以前半夜开门出去过 现在装了门磁报警 想找失智照护",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency

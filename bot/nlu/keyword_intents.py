@@ -57,9 +57,11 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             return described[0]  # a service described, no benefit asked for
     if name := narrowed(text, [top, *named_services], described):
         return name
-    if top == "handoff" and described[:1] and described[0].startswith(("find_", "policy_")) \
-            and "ask_person" not in concepts:
-        return described[0]  # someone to assess and arrange services is the advisor, not a hand-over
+    if top == "handoff" and "ask_person" not in concepts:
+        if described[:1] and described[0].startswith(("find_", "policy_")):
+            return described[0]  # someone to assess and arrange services is the advisor, not a hand-over
+        if described == ["greet"]:
+            return "greet"  # a greeting and a word on how to talk, no person asked for
     if top == "inform" and described[:1] and described[0].startswith(("find_", "policy_")) and not named:
         return described[0]  # a need described beside a place ("住在宗关 想找口热饭吃")
     if top == "inform" and named_services and not named_policies:
@@ -70,7 +72,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and "policy_care_home_admission" not in described:
         return "find_care_home"
     if (concept_item(text) or described[:1] == ["find_equipment_rental"]) and rents(text) \
-            and not {"benefit", "reimburse"} & set(concepts) and not named_policies:
+            and not {"benefit", "reimburse"} & set(concepts):
         return "find_equipment_rental"
     if top == "find_equipment_rental" and not rents(text) and len(named_services) > 1:
         return next(n for n in named_services if n != top)  # the item is the person's condition, not the request
@@ -80,7 +82,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top.startswith("policy_") and not named_policies and "benefit" not in concepts and described[:1] \
             and described[0].startswith("find_"):
         return described[0]  # a service described by what it does, with no word of a policy
-    if top.startswith("policy_") and described[:1] and described[0].startswith("policy_") and top not in described \
+    if top.startswith("policy_") and described[:1] and described[0].startswith("policy_") and described[0] != top \
             and (not named_policies or described[0] in named_policies):
         return described[0]  # another policy described by what it gives
     if top.startswith("policy_") and named_policies and top not in named_policies and top not in described:
