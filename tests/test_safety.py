@@ -952,6 +952,8 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("进门看见我爸歪在椅子边的地上 问他话就啊啊的 东西也握不住", "default"),
     ("刚才炉子把奶奶的衣服点着了 火扑灭了 胳膊上烫掉一大片皮", "default"),
     ("我爸有点痴呆 下午自己上了辆出租车 不知道跑到哪去了", "missing"),
+    ("奶奶削苹果削到手指 血一直往外涌 捂都捂不住", "default"),
+    ("爷爷昨天说去姑姑家 姑姑说没见着人 一天了一点音讯都没有", "missing"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
@@ -979,6 +981,7 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "你们真是我的救命稻草 想问问家庭养老床位",
     "被不孝的儿子气得快昏过去了 想咨询法律援助",
     "我爸以前半夜开门出去过 现在装了门磁报警 想找失智照护",
+    "我妈天天去听保健讲座 劝都劝不住 拦都拦不住 想找法律援助",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency
