@@ -51,6 +51,7 @@ def _index() -> tuple[dict[str, tuple[str, ...]], tuple[int, ...], dict[str, tup
     index = {n: tuple(sorted(c)) for n, c in names.items()}
     short = {n: (tuple(sorted(c)), section) for section in ("short_names", "home_names", "bare_names")
              for n, c in table(section).items()}
+    short |= {n: ((code,), "home_names") for n, code in words("places")["home_names"].items()}
     return index, tuple(sorted({len(n) for n in index}, reverse=True)), short
 
 

@@ -191,6 +191,12 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("想签个能定期上门的家庭大夫", "find_medical_care", "policy_family_doctor"),
     ("能不能借个洗澡用的防滑凳", "policy_home_adaptation", "find_equipment_rental"),
     ("您好 我眼睛花了 字打得慢", "handoff", "greet"),
+    ("该住养老院还是请个保姆 想找人帮着拿个主意", "find_care_home", "find_elder_advisor"),
+    ("有没有专收痴呆老人的养老院", "find_care_home", "find_dementia_care"),
+    ("想让机构把护理服务送到家里", "find_care_home", "policy_family_care_bed"),
+    ("医生能不能跟我们签个协议定期上门", "find_medical_care", "policy_family_doctor"),
+    ("孙女高考志愿怎么填", "find_senior_education", "out_of_scope"),
+    ("早上好 小助手", "out_of_scope", "greet"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

@@ -475,6 +475,7 @@ def test_age_uses_this_year_in_china() -> None:
     ("宗关这一片有没有助浴", "420104"),
     ("邾城有老年食堂吗", "420117"),  # a town name before 有
     ("俺家是纸坊的", "420115"),  # a common word as the whole answer after a home cue
+    ("纸坊那边有没有助浴", "420115"),  # a town's name that is also a word, with a home cue (places.yml home_names)
     ("住在车站附近", None),  # a common ordinary word needs to be the whole answer
     ("花园有没有长椅", None),
     ("在马路口等车", None),

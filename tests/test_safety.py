@@ -982,6 +982,8 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "被不孝的儿子气得快昏过去了 想咨询法律援助",
     "我爸以前半夜开门出去过 现在装了门磁报警 想找失智照护",
     "我妈天天去听保健讲座 劝都劝不住 拦都拦不住 想找法律援助",
+    "充气床垫漏气了 想租个新的",
+    "前阵子我妈突然晕倒住了院 现在出院了 想问长护险",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency

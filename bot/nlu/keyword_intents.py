@@ -89,6 +89,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return named_policies[0]  # the catalog's own name of a policy outweighs the classifier
     if top.startswith("find_") and named_policies and "reimburse" in concepts:
         return named_policies[0]  # "借轮椅的钱能不能报": the policy
+    if described[:1] == ["find_elder_advisor"] and "还是" in text:
+        return "find_elder_advisor"  # weighing a home against a carer: advice first
     asked = [n for n in catalog_needs(text, now_only=True) if n.startswith("find_")]
     if top.startswith("find_") and asked and top not in asked:
         return asked[0]  # the catalog's own name of a service asked for now outweighs the classifier
