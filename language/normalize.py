@@ -198,6 +198,7 @@ def clean(text: str) -> str:
     if not text:
         return ""
     s = _T2S.convert(unicodedata.normalize("NFKC", text))
+    s = re.sub(r"(?<=\d)\.(?=\d)", "点", s)  # a decimal point is read, not dropped: 血糖1.8 -> 血糖1点8
     s = "".join(ch if unicodedata.category(ch)[0] in "LN" or ch in " -" else " " for ch in s)
     _, _, fillers, alone = _rewriter()
     s = _rewrite(_rewrite(s, fillers, None), alone, None)

@@ -396,6 +396,7 @@ def test_normalize_is_idempotent() -> None:
     ("第十一个呢", "第11个呢"),
     ("一九五二年出生的", "1952年出生的"),
     ("兩個人 後來 頭髮", "两个人后来头发"),
+    ("血糖只有2.3", "血糖只有2点3"),  # a decimal point is read, not dropped
 ])
 def test_normalize_cases(raw: str, expected: str) -> None:
     assert normalize(raw) == expected

@@ -954,6 +954,8 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("我爸有点痴呆 下午自己上了辆出租车 不知道跑到哪去了", "missing"),
     ("奶奶削苹果削到手指 血一直往外涌 捂都捂不住", "default"),
     ("爷爷昨天说去姑姑家 姑姑说没见着人 一天了一点音讯都没有", "missing"),
+    ("刚测的血糖2.1 爷爷叫着都不太应", "default"),
+    ("有骗子冒充民警让我爸去汇款 他现在正往银行赶", "threat"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
