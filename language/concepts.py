@@ -33,7 +33,7 @@ def _pattern_score(patterns: list[str], text: str) -> int:
 
 
 def _ranked(section: str, text: str) -> list[str]:
-    text = re.sub(_data()["negated"], " ", text)
+    text = re.sub(_data()["either"], " ", re.sub(_data()["negated"], " ", text))
     scores = {name: _score(groups, text) for name, groups in _data()[section].items()}
     if section == "needs":
         for name, patterns in _data()["patterns"].items():

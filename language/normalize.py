@@ -150,10 +150,11 @@ def _is_typo(text: str, i: int, word: str) -> bool:
 def fix_homophones(text: str) -> str:
     """Replace a run of characters that sounds like a catalog word but is written otherwise.
 
-    Three or more characters: same syllables. Two characters: same syllables and tones (an item's name: tones
-    aside; any word: loose syllables with one character written right), and neither the pair
-    nor either character with its outer neighbour is a word of its own ("主餐", "住浴室" stay). A region's name
-    only with its 省/市/区/县 written ("乔口区" is 硚口区; "临沂适老化" is 临沂 + 适老化, not 临沂市 + 老化).
+    Three or more characters: same syllables, and the written run no word of its own (护理员 stays). Two
+    characters: same syllables and tones (an item's name: tones aside; any word: loose syllables with one character
+    written right), and neither the pair nor either character with its outer neighbour is a word of its own ("主餐",
+    "住浴室" stay). A region's name only with its 省/市/区/县 written ("乔口区" is 硚口区; "临沂适老化" is 临沂 +
+    适老化, not 临沂市 + 老化).
     """
     index = _catalog_words()
     plain = lazy_pinyin(list(text))
@@ -166,7 +167,8 @@ def fix_homophones(text: str) -> str:
             if (tuple(sounds[how][i:i + n]) == key and re.fullmatch(f"[{CJK}]+", written)
                     and (word[-1] not in _REGION_ENDS or written[-1] == word[-1])
                     and (how != "loose" or sum(a != b for a, b in zip(written, word, strict=True)) <= max(1, n // 2))
-                    and (n > 2 or written == word or _is_typo(text, i, word))):
+                    and (written == word or (_is_typo(text, i, word) if n == 2
+                                             else word[-1] in _REGION_ENDS or written not in _common_words()))):
                 out.append(word)
                 i += n
                 break

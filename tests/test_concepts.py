@@ -197,6 +197,11 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("医生能不能跟我们签个协议定期上门", "find_medical_care", "policy_family_doctor"),
     ("孙女高考志愿怎么填", "find_senior_education", "out_of_scope"),
     ("早上好 小助手", "out_of_scope", "greet"),
+    ("公立养老院 外地老人能进不 要啥手续", "find_care_home", "policy_care_home_admission"),
+    ("找个能住的养老院 公家私人的都行", "policy_care_home_admission", "find_care_home"),
+    ("放过支架 现在想报个书法班", "find_equipment_rental", "find_senior_education"),
+    ("三无老人 救助 怎么申请", "out_of_scope", "policy_special_hardship"),
+    ("这个保洁态度太差了 我要告她", "out_of_scope", "handoff"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

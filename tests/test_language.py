@@ -397,6 +397,8 @@ def test_normalize_is_idempotent() -> None:
     ("一九五二年出生的", "1952年出生的"),
     ("兩個人 後來 頭髮", "两个人后来头发"),
     ("血糖只有2.3", "血糖只有2点3"),  # a decimal point is read, not dropped
+    ("请护理员上门", "请护理员上门"),  # a word of its own that sounds like 护理院
+    ("伍保户怎么申请", "五保户怎么申请"),
 ])
 def test_normalize_cases(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
