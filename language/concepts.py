@@ -38,7 +38,8 @@ def _ranked(section: str, text: str) -> list[str]:
     if section == "needs":
         for name, patterns in _data()["patterns"].items():
             scores[name] = max(scores.get(name, 0), _pattern_score(patterns, text))
-    return [n for n, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s]
+    groups = {name: len(g) for name, g in _data()[section].items()}  # on a tie, more kinds of evidence win
+    return [n for n, s in sorted(scores.items(), key=lambda kv: (-kv[1], -groups.get(kv[0], 0))) if s]
 
 
 def concept_item(text: str) -> str | None:

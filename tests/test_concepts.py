@@ -186,7 +186,7 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("家里老人要定期量血压测血糖 能派人上门吗", "out_of_scope", "find_medical_care"),
     ("困难老人的服务券能抵助餐的钱吗", "find_meal", "policy_care_subsidy"),
     ("小区停车位怎么租", "find_equipment_rental", "out_of_scope"),
-    ("你们派来的护工把东西弄坏了还不认账", "find_care_home", "handoff"),
+    ("你们派来的护工态度太差 弄坏东西还不承认", "find_care_home", "handoff"),
     ("医保里那个能出钱请人护理的险种怎么办", "policy_care_subsidy", "policy_ltc_insurance"),
     ("想签个能定期上门的家庭大夫", "find_medical_care", "policy_family_doctor"),
     ("能不能借个洗澡用的防滑凳", "policy_home_adaptation", "find_equipment_rental"),
@@ -202,6 +202,10 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("放过支架 现在想报个书法班", "find_equipment_rental", "find_senior_education"),
     ("三无老人 救助 怎么申请", "out_of_scope", "policy_special_hardship"),
     ("这个保洁态度太差了 我要告她", "out_of_scope", "handoff"),
+    ("女儿们都不管我 我想告她们要赡养费", "handoff", "find_legal_aid"),
+    ("卖保健品的收了钱现在不认账了", "handoff", "find_legal_aid"),
+    ("像俺这样没儿没女的 政府都给点啥", "out_of_scope", "eligibility"),
+    ("能按按钮自己走的电动椅子 哪里租", "out_of_scope", "find_equipment_rental"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

@@ -52,7 +52,7 @@ LAST_BLIND = {"single": 0.94, "hard": 0.88, "emergencies": 0.95, "max_false_alar
 
 
 DEV_SETS = ["dev_team", "dev_blind_a", "dev_blind_b", "dev_blind_c", "dev_blind_d", "dev_blind_e", "dev_blind_f",
-            "dev_blind_g", "dev_blind_h", "dev_blind_i", "dev_blind_j", "dev_blind_k", "dev_blind_l"]
+            "dev_blind_g", "dev_blind_h", "dev_blind_i", "dev_blind_j", "dev_blind_k", "dev_blind_l", "dev_blind_m"]
 
 
 @pytest.mark.parametrize("name", DEV_SETS)

@@ -957,6 +957,8 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("刚测的血糖2.1 爷爷叫着都不太应", "default"),
     ("有骗子冒充民警让我爸去汇款 他现在正往银行赶", "threat"),
     ("问下助餐的事 哎不对 我爸半边脸麻了 舌头也不听使唤", "default"),
+    ("我爸下午在菜园里突然栽倒了 到现在还不醒", "default"),
+    ("想问问补贴 可我爷爷现在憋得喘不上气 嘴唇都紫了", "default"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
@@ -989,6 +991,7 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "前阵子我妈突然晕倒住了院 现在出院了 想问长护险",
     "爆炸性新闻 听说高龄津贴要涨",
     "看了个老人走丢的纪录片 想给我妈办个防走失手环",
+    "制氧机放在卧室会不会着火 想租一台",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency
