@@ -872,6 +872,16 @@ def test_a_neighbour_shut_in_for_days_calls_police_first() -> None:
     assert a.emergency and a.numbers[0] == "110"
 
 
+def test_a_classifier_emergency_falls_for_an_aid_thanks_or_a_scammer_out_of_reach() -> None:
+    """An aid described, thanks, or only someone else's phone out of reach beside a request: no emergency."""
+    from bot.nlu.keyword_intents import decide
+
+    for text in ("夜里老人去不了厕所 想在床头放个能坐着方便的东西", "你回话真快 吓了我一跳 谢谢啊",
+                 "买了一堆包治百病的保健品 卖的人现在电话打不通了 找谁"):
+        assert decide(normalize(text), "emergency", ["find_equipment_rental", "thank", "find_legal_aid"]) != "emergency"
+    assert decide(normalize("我妈电话一直打不通 人也找不着"), "emergency", ["find_meal"]) == "emergency"
+
+
 def test_the_classifier_emergency_stands_only_with_a_danger_told_of_now() -> None:
     # a danger told of now keeps it, even in a message that also names a service
     assert not false_alarm(normalize("外公胳膊上流血了 附近有没有上门护理"), request=True)

@@ -41,7 +41,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     named = catalog_needs(text)
     named_services = [n for n in named if n.startswith("find_")]
     named_policies = [n for n in named if n.startswith("policy_")]
-    if top == "emergency" and false_alarm(text, bool(named or described)):
+    ordinary = named or described or concept_item(text) or {"thank", "goodbye"} & set(concepts)
+    if top == "emergency" and false_alarm(text, bool(ordinary)):
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
     if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text):
         return "emergency"  # the classifier's best guess, though unsure, and a danger told of now
