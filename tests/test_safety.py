@@ -969,6 +969,10 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("问下助餐的事 哎不对 我爸半边脸麻了 舌头也不听使唤", "default"),
     ("我爸下午在菜园里突然栽倒了 到现在还不醒", "default"),
     ("想问问补贴 可我爷爷现在憋得喘不上气 嘴唇都紫了", "default"),
+    ("外公坐大巴去县城 到点了没回 车站也找过了", "missing"),
+    ("我上个厕所的工夫 门没关 爷爷就不见了", "missing"),
+    ("楼道里电动车的电池炸了 黑烟一个劲往上冒", "fire"),
+    ("点蚊香把蚊帐燃起来了", "fire"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
@@ -1002,6 +1006,10 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "爆炸性新闻 听说高龄津贴要涨",
     "看了个老人走丢的纪录片 想给我妈办个防走失手环",
     "制氧机放在卧室会不会着火 想租一台",
+    "老人瘫在床上要人全天伺候 想找个长住的养老院",
+    "卖药的那伙人找不着了 钱也要不回来 想找法律援助",
+    "救命 这个补贴的表太难填了 要哪些材料",
+    "被我爸气晕了 他非要买保健品 想咨询法律援助",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency
