@@ -973,6 +973,7 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("我上个厕所的工夫 门没关 爷爷就不见了", "missing"),
     ("楼道里电动车的电池炸了 黑烟一个劲往上冒", "fire"),
     ("点蚊香把蚊帐燃起来了", "fire"),
+    ("爷爷把窗台上那瓶绿色的水当饮料喝了 像是杀虫用的", "default"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
