@@ -51,8 +51,8 @@ def _joined(text: str) -> str:
 
 
 def _positions(markers: list[str], clause: str) -> list[tuple[int, int]]:
-    """(start, end) of every marker in the clause."""
-    return [(m.start(), m.end()) for w in markers for m in re.finditer(re.escape(w), clause)]
+    """(start, end) of every marker (a regular expression; most are plain words) in the clause."""
+    return [(m.start(), m.end()) for w in markers for m in re.finditer(w, clause)]
 
 
 def about_now(text: str, start: int, end: int) -> bool:

@@ -206,6 +206,11 @@ def test_a_named_need_is_not_eligibility(message: str, top: str, want: str) -> N
     ("卖保健品的收了钱现在不认账了", "handoff", "find_legal_aid"),
     ("像俺这样没儿没女的 政府都给点啥", "out_of_scope", "eligibility"),
     ("能按按钮自己走的电动椅子 哪里租", "out_of_scope", "find_equipment_rental"),
+    ("想要个洗澡时坐的防滑凳", "policy_home_adaptation", "find_equipment_rental"),
+    ("哪里有短期托养老人的地方", "policy_respite_care", "find_day_care"),
+    ("床头装个一按就叫人的铃 政府补不补", "out_of_scope", "policy_home_adaptation"),
+    ("有没有我妈能领的", "out_of_scope", "eligibility"),
+    ("别让机器回了 换个真人", "out_of_scope", "handoff"),
 ])
 def test_policies_and_services_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

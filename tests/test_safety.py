@@ -974,6 +974,7 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("楼道里电动车的电池炸了 黑烟一个劲往上冒", "fire"),
     ("点蚊香把蚊帐燃起来了", "fire"),
     ("爷爷把窗台上那瓶绿色的水当饮料喝了 像是杀虫用的", "default"),
+    ("屋里一股烧焦的味道 老人还在里头", "fire"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
@@ -1011,6 +1012,10 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "卖药的那伙人找不着了 钱也要不回来 想找法律援助",
     "救命 这个补贴的表太难填了 要哪些材料",
     "被我爸气晕了 他非要买保健品 想咨询法律援助",
+    "这些规定把我绕晕了 到底多大年纪能领高龄津贴",
+    "卖保健品的人家也找不到了 钱要不回来 找谁帮忙",
+    "电暖器冒过一回烟 想换个新的租",
+    "吸氧机有股焦糊味 想换一台",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency
