@@ -975,6 +975,8 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("点蚊香把蚊帐燃起来了", "fire"),
     ("爷爷把窗台上那瓶绿色的水当饮料喝了 像是杀虫用的", "default"),
     ("屋里一股烧焦的味道 老人还在里头", "fire"),
+    ("家里起烟了 一股焦味 奶奶还在屋里", "fire"),
+    ("外婆早上说要回娘家 她记不住路 现在到处都找不着", "missing"),
 ])
 def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     a = assess(normalize(text))
@@ -1016,6 +1018,7 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "卖保健品的人家也找不到了 钱要不回来 找谁帮忙",
     "电暖器冒过一回烟 想换个新的租",
     "吸氧机有股焦糊味 想换一台",
+    "救命 这个小程序我怎么都点不开 想问问助餐点",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
     assert not assess(normalize(text)).emergency
