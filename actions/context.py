@@ -61,21 +61,25 @@ def mentioned_place(tracker: Tracker, regions: Regions) -> Place | None:
         best = place
     if (best is None or best.level == "city") and (code := sub_place_district(message)) \
             and (sub := regions.place(code)) and (best is None or sub.city == best.name):
-        best = sub  # "临沂银雀山街道": the street's district of that city
+        best = sub  # "咸宁温泉街道": the street's district of that city
     if best is None:
-        known = State.of(tracker).place(regions) or channel_place(tracker, regions)
-        if code := ambiguous_meant(message, regions, known.city if known else None):
+        if code := ambiguous_meant(message, regions, _known_city(tracker, regions)):
             best = regions.place(code)
         elif city := ambiguous_city(message, regions):
             best = regions.resolve(city)  # "汉口": every option in Wuhan, so the whole city
     return best
 
 
+def _known_city(tracker: Tracker, regions: Regions) -> str | None:
+    """The city the conversation or the channel already places the user in."""
+    known = State.of(tracker).place(regions) or channel_place(tracker, regions)
+    return known.city if known else None
+
+
 def default_place_note(tracker: Tracker, regions: Regions, place: Place) -> str | None:
     """The line saying an ambiguous name (青山) was read as its usual place and how to ask for the other, when the
     answer is for that place."""
-    known = State.of(tracker).place(regions) or channel_place(tracker, regions)
-    found = ambiguous_default(text(tracker), regions, known.city if known else None)
+    found = ambiguous_default(text(tracker), regions, _known_city(tracker, regions))
     if found is None or found[1] != place.name:
         return None
     name, chosen, others = found

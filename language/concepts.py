@@ -53,6 +53,11 @@ def concept_needs(text: str) -> list[str]:
     return _ranked("needs", text)
 
 
+def asks_question(text: str) -> bool:
+    """Whether the message asks something (concepts.yml: question), so thanks in it are no mere thanks."""
+    return bool(re.search(_data()["question"], text))
+
+
 def off_topic(text: str) -> bool:
     """Whether the message is about a subject the bot has no answer for (the weather, a shop's hours, first aid)."""
     return bool(set(concept_needs(text)) & set(_data()["off_topic"]))

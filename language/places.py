@@ -118,14 +118,14 @@ def _ambiguous_names(message: str, regions: Regions) -> list[tuple[re.Match, lis
             if not any(m.start() in r and len(r) > len(name) for r in inside)]
 
 
-def _meant_in_context(message: str, regions: Regions, city: str | None) -> tuple[str | None, str | None]:
+def _meant_in_context(message: str, regions: Regions, city: str | None) -> tuple[str | None, str | None, str]:
     """(the district code an ambiguous name stands for by the message or the conversation's city, or None; the
-    name's usual option when nothing hints at a city, or None)."""
+    code of the name's usual option when nothing hints at a city, or None; the name, "" without one)."""
     found = [(m.group(), [p.code for o in options if (p := regions.resolve(o))])
              for m, options in _ambiguous_names(message, regions)]
     found += [(s.name, list(s.districts)) for s in sub_places(message) if len(s.districts) > 1]
     if not found:
-        return None, None
+        return None, None, ""
     name, codes = found[-1]
     rest = message.replace(name, "")
     named = [p for k in regions.names() if len(k) >= 2 and k in rest if (p := regions.resolve(k)) and p.city]
@@ -133,9 +133,9 @@ def _meant_in_context(message: str, regions: Regions, city: str | None) -> tuple
     cities = {p.city for p in named} or ({city} if city else set())
     meant = [p for c in codes if (p := regions.place(c)) and p.city in cities]
     if len(cities) == 1 and len(meant) == 1:
-        return meant[0].code, None
+        return meant[0].code, None, name
     default = regions.resolve(words("places")["ambiguous_defaults"].get(name, "")) if not cities else None
-    return None, default.code if default and default.code in codes else None
+    return None, default.code if default and default.code in codes else None, name
 
 
 def ambiguous_meant(message: str, regions: Regions, city: str | None = None) -> str | None:
@@ -144,20 +144,18 @@ def ambiguous_meant(message: str, regions: Regions, city: str | None = None) -> 
     the user moved away from) or else the conversation (`city`) places the user in one of them: "从武昌搬到青山"
     -> 青山区, not 崇阳县青山镇. Without any such hint, its usual option (places.yml ambiguous_defaults). None when it
     stays ambiguous."""
-    meant, default = _meant_in_context(message, regions, city)
+    meant, default, _ = _meant_in_context(message, regions, city)
     return meant or default
 
 
 def ambiguous_default(message: str, regions: Regions, city: str | None = None) -> tuple[str, str, list[str]] | None:
     """(name, the option it was read as, its other options) when an ambiguous name of the message was read as its
     usual option (places.yml ambiguous_defaults) because nothing said which; None otherwise."""
-    _, code = _meant_in_context(message, regions, city)
-    for m, options in _ambiguous_names(message, regions):
-        default = words("places")["ambiguous_defaults"].get(m.group())
-        place = regions.resolve(default) if default else None
-        if place and place.code == code:
-            return m.group(), default, [o for o in options if o != default]
-    return None
+    _, code, name = _meant_in_context(message, regions, city)
+    if code is None:
+        return None
+    default = words("places")["ambiguous_defaults"][name]
+    return name, default, [o for o in words("places")["ambiguous_places"][name] if o != default]
 
 
 def ambiguous_city(message: str, regions: Regions) -> str | None:

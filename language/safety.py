@@ -40,6 +40,9 @@ def _data() -> dict:
     data = dict(word_list("safety"))
     data["compiled"] = {g: re.compile("|".join(f"(?:{c})" for c in cues)) for g, cues in data["cues"].items()}
     data["scored"] = {g for f in data["frames"] for g in f.get("weights", {})}
+    lists = {k: data[k] for k in ("before", "after", "prevention", "present", "chronic")}
+    lists["urgent"] = data["cues"]["urgent"]
+    data["markers"] = {k: [re.compile(w) for w in words] for k, words in lists.items()}
     return data
 
 
@@ -50,9 +53,9 @@ def _joined(text: str) -> str:
     return "".join(tokens) if len(tokens) > 3 and singles >= 0.6 * len(tokens) else text
 
 
-def _positions(markers: list[str], clause: str) -> list[tuple[int, int]]:
-    """(start, end) of every marker (a regular expression; most are plain words) in the clause."""
-    return [(m.start(), m.end()) for w in markers for m in re.finditer(w, clause)]
+def _positions(markers: list[re.Pattern], clause: str) -> list[tuple[int, int]]:
+    """(start, end) of every marker (compiled in _data; most are plain words) in the clause."""
+    return [(m.start(), m.end()) for w in markers for m in w.finditer(clause)]
 
 
 def about_now(text: str, start: int, end: int) -> bool:
@@ -77,18 +80,19 @@ def _about_now(clause: str, start: int, end: int) -> bool:
     if after.startswith("过") and not after.startswith(("过去", "过来")) and "没" not in clause[start:end]:
         return False
     reach = d["reach"]
-    presents = [s for s, _ in _positions(d["present"], clause)]
+    markers = d["markers"]
+    presents = [s for s, _ in _positions(markers["present"], clause)]
 
     def blocked(a: int, b: int) -> bool:
         return any(a <= p < b for p in presents)
 
     if any((b < start and start - e <= reach and not blocked(e, start))  # a marker may share the cue's start ("总走丢")
-           or start < b < end  # or lie inside it ("煤气灶太老了怕漏气")
-           for b, e in _positions(d["before"], clause)):
+           or start < b < end  # or lie inside it ("热水器旧了怕漏气")
+           for b, e in _positions(markers["before"], clause)):
         return False
-    if any(0 <= s - end <= reach and not blocked(end, s) for s, _ in _positions(d["after"], clause)):
+    if any(0 <= s - end <= reach and not blocked(end, s) for s, _ in _positions(markers["after"], clause)):
         return False
-    return not any(-reach <= s - end <= reach for s, _ in _positions(d["prevention"], clause))
+    return not any(-reach <= s - end <= reach for s, _ in _positions(markers["prevention"], clause))
 
 
 def _groups(text: str) -> tuple[dict[str, int], set[str]]:
@@ -97,8 +101,8 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
     now: dict[str, set[str]] = {}
     past: set[str] = set()
     whole = _joined(text)
-    chronic = max((m.end() for p in d["chronic"] for m in re.finditer(p, whole)), default=-1)
-    urgent = max((s for s, _ in _positions(d["cues"]["urgent"], whole)), default=-1)
+    chronic = max((e for _, e in _positions(d["markers"]["chronic"], whole)), default=-1)
+    urgent = max((s for s, _ in _positions(d["markers"]["urgent"], whole)), default=-1)
     for clause in _CLAUSE.split(whole):
         for group, pattern in d["compiled"].items():
             for m in pattern.finditer(clause):

@@ -9,7 +9,6 @@ when the classifier's guess does not fit it.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -20,13 +19,21 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from language.aspects import aspect
-from language.concepts import catalog_needs, concept_item, concept_needs, narrowed, off_topic, rents, without_conditions
+from language.concepts import (
+    asks_question,
+    catalog_needs,
+    concept_item,
+    concept_needs,
+    narrowed,
+    off_topic,
+    rents,
+    without_conditions,
+)
 from language.keywords import danger_now, false_alarm, keyword_intent
 
 UNSURE = ("out_of_scope", "nlu_fallback")
 CHITCHAT = ("greet", "thank", "goodbye", "bot_challenge", "capabilities")
 INTENT_PREFIXES = ("find_", "policy_", "eligibility", "greet")
-QUESTION = re.compile(r"[吗呢？?]|怎么|哪|多少|什么|啥|么样|么子|能不能|可不可以|有没有|是不是|要不要|咋")
 
 
 def decide(text: str, top: str, ranking: list[str]) -> str | None:
@@ -35,10 +42,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return name
     concepts = concept_needs(text)
     described = [n for n in concepts if n.startswith(INTENT_PREFIXES)]
-    if "ask_person" in concepts and top != "emergency" and not [n for n in described if n != "greet"] \
-            and not catalog_needs(text):
-        return "handoff"  # a person to ask, and no need named or described (that would be the need's advisor)
     named = catalog_needs(text)
+    if "ask_person" in concepts and top != "emergency" and not [n for n in described if n != "greet"] and not named:
+        return "handoff"  # a person to ask, and no need named or described (that would be the need's advisor)
     named_services = [n for n in named if n.startswith("find_")]
     named_policies = [n for n in named if n.startswith("policy_")]
     ordinary = named or described or concept_item(text) or {"thank", "goodbye"} & set(concepts)
@@ -106,15 +112,14 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return described[0]  # "有公办的吗 排队怎么弄" after a list: the policy described, not a detail of the list
     if top == "eligibility" and named_policies and ("eligibility" not in described or aspect(text)):
         return named_policies[0]  # "长护险能不能申请": the policy named, not the whole list
-    if "thank" in concepts and not QUESTION.search(text):
-        return "thank"  # thanks for something done, whatever it names ("多亏你们提醒装烟感")
+    if "thank" in concepts and not asks_question(text):
+        return "thank"  # thanks for something done, whatever it names ("多亏你们帮我找到助浴")
     pleasantry = next((n for n in ("thank", "goodbye", "bot_challenge", "capabilities") if n in concepts), None)
     if pleasantry and not named and not described and (top in UNSURE or top.startswith(("find_", "policy_"))):
         return pleasantry  # "懂了 你忙吧", "你真机灵", "你叫啥": no request in it
     if top in CHITCHAT and "translation" in concepts:
         return "out_of_scope"  # "再见用英语怎么说": a question about words, not a goodbye
-    if off_topic(text) and not named and not described \
-            and "list_followup" not in concepts:
+    if off_topic(text) and not named and not described and "list_followup" not in concepts:
         return "out_of_scope"  # a market's or a station's opening hours
     if top in UNSURE and "list_followup" in concepts:
         return "ask_detail"  # "那几家在哪": a detail of the places just listed
