@@ -121,11 +121,11 @@ class ActionHandoff(CatalogAction):
     @override
     def respond(self, tracker: Tracker, session: Session, regions: Regions) -> tuple[Reply, list[EventType]]:
         state = State.of(tracker)
-        place = state.place(regions)
+        place = current_place(tracker, regions, state)  # the operators see where a complaint is about
         reply = Reply("handoff", place=place, category=state.category, topic=state.topic)
         reply.say(t("handoff", phones=templates()["hotline"]))
         reply.handoff = True
-        return reply, [SlotSet("handoff", True)]
+        return reply, [SlotSet("handoff", True), *remember(region_code=place.code if place else state.region_code)]
 
 
 class ActionChitchat(CatalogAction):

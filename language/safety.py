@@ -28,11 +28,19 @@ class Assessment:
     groups: frozenset[str] = field(default_factory=frozenset)  # cue groups that count
     discounted: frozenset[str] = field(default_factory=frozenset)  # cue groups seen only in the past or prevention
     asks: bool = False  # words of an ordinary request (想租, 想申请 …)
+    alone: bool = False  # an emergency only if the message asks for nothing else (a cry for help: "救命")
 
     @property
     def danger_now(self) -> bool:
         """A cue of danger told of now, beyond the circumstances (when, where, who tells)."""
         return bool(self.groups - set(_data()["context"]))
+
+    @property
+    def weak_only(self) -> bool:
+        """Cues of danger told of now, but only of groups too weak to keep the classifier's emergency beside a
+        request ("起不来" beside a commode chair asked for)."""
+        danger = self.groups - set(_data()["context"])
+        return bool(danger) and danger <= set(_data()["weak"])
 
 
 @lru_cache(maxsize=1)
@@ -40,7 +48,7 @@ def _data() -> dict:
     data = dict(word_list("safety"))
     data["compiled"] = {g: re.compile("|".join(f"(?:{c})" for c in cues)) for g, cues in data["cues"].items()}
     data["scored"] = {g for f in data["frames"] for g in f.get("weights", {})}
-    lists = {k: data[k] for k in ("before", "after", "prevention", "present", "chronic")}
+    lists = {k: data[k] for k in ("before", "after", "prevention", "present", "chronic", "over", "story", "request")}
     lists["urgent"] = data["cues"]["urgent"]
     data["markers"] = {k: [re.compile(w) for w in words] for k, words in lists.items()}
     return data
@@ -86,7 +94,7 @@ def _about_now(clause: str, start: int, end: int) -> bool:
     def blocked(a: int, b: int) -> bool:
         return any(a <= p < b for p in presents)
 
-    if any((b < start and start - e <= reach and not blocked(e, start))  # a marker may share the cue's start ("总走丢")
+    if any((b < start and start - e <= reach and not blocked(e, end))  # a marker may share the cue's start ("总走丢")
            or start < b < end  # or lie inside it ("热水器旧了怕漏气")
            for b, e in _positions(markers["before"], clause)):
         return False
@@ -103,7 +111,16 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
     whole = _joined(text)
     chronic = max((e for _, e in _positions(d["markers"]["chronic"], whole)), default=-1)
     urgent = max((s for s, _ in _positions(d["markers"]["urgent"], whole)), default=-1)
+    over = max((e for _, e in _positions(d["markers"]["over"], whole)), default=-1)
+    stories = [e for _, e in _positions(d["markers"]["story"], whole)]
+    renewals = [s for s, _ in _positions(d["markers"]["present"], whole)]
+
+    def told(pos: int) -> bool:  # after a story marker ("看了个新闻") with no present marker between
+        return any(e <= pos and not any(e <= r < pos for r in renewals) for e in stories)
+
+    offset = 0
     for clause in _CLAUSE.split(whole):
+        offset = whole.find(clause, offset)
         for group, pattern in d["compiled"].items():
             for m in pattern.finditer(clause):
                 if group in d["person_groups"] and any(w in clause[max(0, m.start() - DEVICE_REACH):m.start()]
@@ -111,13 +128,16 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
                     continue  # a device that does not respond, not a person
                 if group in d["negatable"] and clause[:m.start()].endswith(tuple(d["negation"])):
                     continue  # "没冒烟", "打不着火", "没摔倒": denied
-                fresh = _about_now(clause, m.start(), m.end())
+                pos = offset + m.start()
+                fresh = (pos >= over or group in d["context"]) and not told(pos) \
+                    and _about_now(clause, m.start(), m.end())
                 if fresh and group in d["scored"] and chronic >= 0 and urgent < chronic:
                     fresh = False
                 if fresh:
                     now.setdefault(group, set()).add(m.group())
                 else:
                     past.add(group)
+        offset += len(clause)
     return {g: len(c) for g, c in now.items()}, past - set(now)
 
 
@@ -134,12 +154,14 @@ def _holds(frame: dict, groups: dict[str, int], asks: bool) -> bool:
                for pick in permutations(options, len(needs)))
 
 
+@lru_cache(maxsize=512)
 def assess(text: str) -> Assessment:
     """Whether the message describes an emergency now, and which numbers to call first."""
     now, past = _groups(text)
-    asks = any(w in _joined(text) for w in _data()["request"])
+    asks = bool(_positions(_data()["markers"]["request"], _joined(text)))
     for frame in _data()["frames"]:
         if _holds(frame, now, asks):
-            return Assessment(True, frame["kind"], tuple(frame["numbers"]), frozenset(now), frozenset(past), asks)
+            return Assessment(True, frame["kind"], tuple(frame["numbers"]), frozenset(now), frozenset(past), asks,
+                              frame.get("alone", False))
     kind = next((k["kind"] for k in _data()["unsure"] if set(k["groups"]) & set(now)), "default")
     return Assessment(False, kind, groups=frozenset(now), discounted=frozenset(past), asks=asks)

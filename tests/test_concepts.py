@@ -254,3 +254,21 @@ def test_a_service_negated_after_its_name_is_not_named() -> None:
 def test_别人_is_no_negation() -> None:
     """"交给别人照看" asks for someone to look after the person; 别 there negates nothing."""
     assert "policy_respite_care" in concept_needs(normalize("想把老人临时交给别人照看几天"))
+
+
+@pytest.mark.parametrize("message,top,want", [
+    ("儿子不让我进家门 我想找人说理", "out_of_scope", "find_legal_aid"),
+    ("照顾我妈快三年了 想找人帮我顶几天", "out_of_scope", "policy_respite_care"),
+    ("想约个人来给我爸擦擦身子", "find_cleaning", "find_bathing"),
+    ("早上送过去傍晚接回来的那种地方有吗", "out_of_scope", "find_day_care"),
+    ("我妈想去上学 学弹琴", "out_of_scope", "find_senior_education"),
+    ("过了多少岁能领补贴", "out_of_scope", "eligibility"),
+    ("有没有人当面给我讲讲 该用啥服务", "out_of_scope", "find_elder_advisor"),
+    ("那部剧叫什么名字", "policy_care_subsidy", "out_of_scope"),
+    ("降压吃什么药好", "find_medical_care", "out_of_scope"),
+    ("嗯 知道了", "out_of_scope", "goodbye"),
+    ("我要投诉那家日托", "find_day_care", "handoff"),
+    ("头一家的地址发我一下", "handoff", "ask_detail"),   # a detail of the list, not the hotline
+])
+def test_more_needs_and_subjects_by_meaning(message: str, top: str, want: str) -> None:
+    assert decide(normalize(message), top, []) == want

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.nlu.keyword_intents import decide
-from language.keywords import false_alarm
+from language.keywords import false_alarm, keyword_intent
 from language.normalize import normalize
 from language.safety import assess
 from language.words import words
@@ -965,7 +965,7 @@ def test_injections_past_rescues_and_dancing_are_not_emergencies(text: str) -> N
     ("奶奶削苹果削到手指 血一直往外涌 捂都捂不住", "default"),
     ("爷爷昨天说去姑姑家 姑姑说没见着人 一天了一点音讯都没有", "missing"),
     ("刚测的血糖2.1 爷爷叫着都不太应", "default"),
-    ("有骗子冒充民警让我爸去汇款 他现在正往银行赶", "threat"),
+    ("有骗子冒充民警让我爸去汇款 他现在正往银行赶", "fraud"),
     ("问下助餐的事 哎不对 我爸半边脸麻了 舌头也不听使唤", "default"),
     ("我爸下午在菜园里突然栽倒了 到现在还不醒", "default"),
     ("想问问补贴 可我爷爷现在憋得喘不上气 嘴唇都紫了", "default"),
@@ -1021,4 +1021,52 @@ def test_crime_low_sugar_heat_and_seizures_now(text: str, kind: str) -> None:
     "救命 这个小程序我怎么都点不开 想问问助餐点",
 ])
 def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: str) -> None:
-    assert not assess(normalize(text)).emergency
+    assert keyword_intent(normalize(text)) != "emergency", assess(normalize(text))
+
+
+@pytest.mark.parametrize("text,kind,first", [
+    # fraud under way: a scheme, money or credentials, and the act going on now
+    ("我奶奶正在ATM机前面，电话那头自称检察官让她把养老钱汇到安全账户", "fraud", "110"),
+    ("外公这会儿在营业厅，有个说是公安的人让他马上取三万块送过去", "fraud", "110"),
+    # violence, break-ins and weapons now
+    ("我舅喝多了在院里砸东西打我姥爷", "threat", "110"),
+    ("门外有两个男的在踹门 我爸一个人在家", "threat", "110"),
+    ("楼下两个老头吵起来了，一个举着砖头", "threat", "110"),
+    # self-harm told by what is in hand and what is said
+    ("我爷爷攥着一瓶安眠药说要全吃了", "self_harm", "110"),
+    ("奶奶站在桥栏杆外面说要跳下去", "self_harm", "110"),
+    # fire and flood
+    ("储藏室里呼呼往外冒火苗", "fire", "119"),
+    ("河水涨上来了，我姨妈困在二楼房顶上", "trapped", "119"),
+    # missing and lost, told by what is seen
+    ("早上一睁眼奶奶不在床上了 院门开着", "missing", "110"),
+    ("我爸打电话说不晓得这是哪儿 周围全是厂房", "missing", "110"),
+    # medical, told by what is seen or measured
+    ("姥爷吃着面条突然往后一仰 嘴角冒白沫", "default", "120"),
+    ("爸爸的血氧只有七十多 喘得说不出话", "default", "120"),
+    ("老伴趴在厨房地上 扶不起来 已经躺了好一阵", "default", "120"),
+    ("来电的大爷说心口一阵阵疼 左胳膊也发麻", "default", "120"),
+])
+def test_fraud_violence_self_harm_and_floods_now(text: str, kind: str, first: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind and first in a.numbers, a
+
+
+@pytest.mark.parametrize("text", [
+    "看新闻说有老人被骗光了积蓄，我想给我爸找个反诈的法律咨询",   # a story told
+    "昨晚梦到我爸走丢了，心里发慌，有没有失智老人日托",
+    "上礼拜我爸找不着了一回，后来邻居给送回来了，现在想找个记忆照护",   # over
+    "厨房刚才冒了点烟，关了火就没事了，想问适老化改造能不能装烟感",
+    "我婆婆就怕哪天在家晕倒了没人知道，想申请家庭养老床位",   # a fear
+    "医生说她随时可能喘不上气，想租台制氧机放家里",
+    "找了一下午都没找到能租轮椅的店",   # a place searched for, not a person
+    "我同事他妈在养老院摔伤了，想问问这种情况能不能找法律援助",   # someone else's family
+    "救命，这个网上申请我弄不来，给我转人工",   # a cry beside a request
+])
+def test_stories_fears_and_searches_for_places_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+def test_a_weak_cue_beside_a_request_does_not_keep_the_classifier_emergency() -> None:
+    assert false_alarm(normalize("我爸晚上起不来上厕所，想在床边放个坐便椅"), request=True)
+    assert not false_alarm(normalize("我爸晚上起不来上厕所，想在床边放个坐便椅"), request=False)

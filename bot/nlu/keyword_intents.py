@@ -38,16 +38,17 @@ INTENT_PREFIXES = ("find_", "policy_", "eligibility", "greet")
 
 def decide(text: str, top: str, ranking: list[str]) -> str | None:
     """The intent to use instead of the classifier's `top` (ranking: its other guesses, best first), or None."""
-    if name := keyword_intent(text):
-        return name
     concepts = concept_needs(text)
     described = [n for n in concepts if n.startswith(INTENT_PREFIXES)]
     named = catalog_needs(text)
+    ordinary = named or described or concept_item(text) or {"thank", "goodbye", "ask_person"} & set(concepts) \
+        or off_topic(text)
+    if name := keyword_intent(text, bool(ordinary)):
+        return name
     if "ask_person" in concepts and top != "emergency" and not [n for n in described if n != "greet"] and not named:
         return "handoff"  # a person to ask, and no need named or described (that would be the need's advisor)
     named_services = [n for n in named if n.startswith("find_")]
     named_policies = [n for n in named if n.startswith("policy_")]
-    ordinary = named or described or concept_item(text) or {"thank", "goodbye"} & set(concepts)
     if top == "emergency" and false_alarm(text, bool(ordinary)):
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
     if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text):
@@ -69,6 +70,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             return described[0]  # someone to assess and arrange services is the advisor, not a hand-over
         if described == ["greet"]:
             return "greet"  # a greeting and a word on how to talk, no person asked for
+        if not described and {"list_detail", "list_followup"} & set(concepts):
+            return "ask_detail"  # a phone number or an address of the places just listed, not the hotline
     if top == "inform" and described[:1] and described[0].startswith(("find_", "policy_")) and not named:
         return described[0]  # a need described beside a place ("住在宗关 想找口热饭吃")
     if top == "inform" and named_services and not named_policies:
