@@ -58,9 +58,10 @@ def asks_question(text: str) -> bool:
     return bool(re.search(_data()["question"], text))
 
 
-def off_topic(text: str) -> bool:
-    """Whether the message is about a subject the bot has no answer for (the weather, a shop's hours, first aid)."""
-    return bool(set(concept_needs(text)) & set(_data()["off_topic"]))
+def off_topic(text: str, first: bool = False) -> bool:
+    """Whether the message is about a subject the bot has no answer for (the weather, a shop's hours, first aid);
+    `first`: one that outweighs a need described beside it (concepts.yml: off_topic_first)."""
+    return bool(set(concept_needs(text)) & set(_data()["off_topic_first" if first else "off_topic"]))
 
 
 def narrowed(text: str, names: list[str], described: list[str]) -> str | None:

@@ -269,6 +269,10 @@ def test_别人_is_no_negation() -> None:
     ("嗯 知道了", "out_of_scope", "goodbye"),
     ("我要投诉那家日托", "find_day_care", "handoff"),
     ("头一家的地址发我一下", "handoff", "ask_detail"),   # a detail of the list, not the hotline
+    ("想把老房子来个大扫除 有人干这个吗", "out_of_scope", "find_cleaning"),
+    ("有没有帮老人牵线搭桥找服务的地方", "out_of_scope", "find_elder_advisor"),
+    ("高血糖吃什么药好", "find_medical_care", "out_of_scope"),
+    ("能不能叫人给我回个电话", "out_of_scope", "handoff"),
 ])
 def test_more_needs_and_subjects_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

@@ -1070,3 +1070,26 @@ def test_stories_fears_and_searches_for_places_are_not_emergencies(text: str) ->
 def test_a_weak_cue_beside_a_request_does_not_keep_the_classifier_emergency() -> None:
     assert false_alarm(normalize("我爸晚上起不来上厕所，想在床边放个坐便椅"), request=True)
     assert not false_alarm(normalize("我爸晚上起不来上厕所，想在床边放个坐便椅"), request=False)
+
+
+@pytest.mark.parametrize("text,kind,first", [
+    ("老太太躺在床上喉咙里呼噜呼噜的 叫她眼都不睁", "default", "120"),
+    ("护工正在掐我爸的胳膊 我在视频里看见的", "threat", "110"),
+    ("我妈在跟一个自称是她外孙的人打电话 对方催她马上汇三万", "fraud", "110"),
+    ("配电箱炸了 墙里的线正在烧", "fire", "119"),
+    ("我摔在客厅起不来一个多钟头了 屋里就我一个", "default", "120"),
+])
+def test_carers_impostors_wiring_and_a_fall_alone(text: str, kind: str, first: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind and first in a.numbers, a
+
+
+@pytest.mark.parametrize("text", [
+    "你们能帮忙叫救护车吗 目前没事 就是想知道有没有这个功能",   # nothing is wrong now
+    "推荐一部讲老人迷路的电影",
+    "来电人说父亲曾走失过 已找回 想问记忆照护",
+    "想给我妈买个意外险 摔了能报销的",
+    "拄着走的那种 夹在胳膊底下的 哪里租",
+])
+def test_questions_films_and_past_searches_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))

@@ -53,6 +53,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
     if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text):
         return "emergency"  # the classifier's best guess, though unsure, and a danger told of now
+    if off_topic(text, first=True) and not named and top != "emergency":
+        return "out_of_scope"  # "降压吃什么药好": a subject of its own, no request for care beside it
     if "eligibility" in described and (not named_policies or "除了" in text) \
             and not any(n.startswith("policy_") for n in described[:described.index("eligibility")]) \
             and ("benefit" in concepts or not [n for n in catalog_needs(without_conditions(text))
