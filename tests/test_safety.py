@@ -1093,3 +1093,25 @@ def test_carers_impostors_wiring_and_a_fall_alone(text: str, kind: str, first: s
 ])
 def test_questions_films_and_past_searches_are_not_emergencies(text: str) -> None:
     assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+@pytest.mark.parametrize("text", [
+    "婆婆浑身打哆嗦 烧到四十度 血压才八十",   # fever, chills and low pressure at once
+    "老人中午在地里干活 现在浑身发烫说胡话",
+    "我妈说胸口闷得要死 出气费劲",
+])
+def test_fever_with_shock_and_heat_with_confusion_are_emergencies(text: str) -> None:
+    assert assess(normalize(text)).emergency, assess(normalize(text))
+
+
+@pytest.mark.parametrize("text", [
+    "我爷爷说不想活了那是说气话 他就想找个老年大学打发时间",   # words said in jest or anger
+    "我奶奶一变天就头晕心慌 有没有人上门陪她",   # a habit with its trigger
+])
+def test_jokes_and_habits_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+def test_worn_out_to_death_is_no_danger() -> None:
+    assert not assess(normalize("累得要死 这个补贴表格谁能教教我")).danger_now
+    assert assess(normalize("疼得要死 人站都站不住")).emergency
