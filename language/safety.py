@@ -15,6 +15,7 @@ from language.words import words as word_list
 
 _CLAUSE = re.compile(r"[，,。.！!？?；;、：:\s]+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_PERSON = re.compile("[他她人]")  # a cue that names a person is about the person, even after a device word
 DEVICE_REACH = 10  # characters before a cue of unresponsiveness where a device word makes it the device's
 
 
@@ -123,13 +124,13 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
         offset = whole.find(clause, offset)
         for group, pattern in d["compiled"].items():
             for m in pattern.finditer(clause):
-                if group in d["person_groups"] and any(w in clause[max(0, m.start() - DEVICE_REACH):m.start()]
-                                                       for w in d["devices"]):
-                    continue  # a device that does not respond, not a person
+                if group in d["person_groups"] and not _PERSON.search(m.group()) \
+                        and any(w in clause[max(0, m.start() - DEVICE_REACH):m.start()] for w in d["devices"]):
+                    continue  # a device that does not respond, not a person ("跟他说话 … 不回答" is a person)
                 if group in d["negatable"] and clause[:m.start()].endswith(tuple(d["negation"])):
                     continue  # "没冒烟", "打不着火", "没摔倒": denied
                 pos = offset + m.start()
-                fresh = (pos >= over or group in d["context"]) and not told(pos) \
+                fresh = (pos >= over or group in d["over_keeps"]) and not told(pos) \
                     and _about_now(clause, m.start(), m.end())
                 if fresh and group in d["scored"] and chronic >= 0 and urgent < chronic:
                     fresh = False

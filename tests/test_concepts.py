@@ -273,6 +273,14 @@ def test_别人_is_no_negation() -> None:
     ("有没有帮老人牵线搭桥找服务的地方", "out_of_scope", "find_elder_advisor"),
     ("高血糖吃什么药好", "find_medical_care", "out_of_scope"),
     ("能不能叫人给我回个电话", "out_of_scope", "handoff"),
+    ("坐席记录：来电人想租一张护理床，住洪山", "handoff", "find_equipment_rental"),   # an operator's note, no handoff
+    ("我爸买的神药退不了 哪能帮忙", "thank", "find_legal_aid"),
+    ("一百岁的老人一个月能领多少", "eligibility", "policy_high_age_allowance"),
+    ("想请人上门帮我妈擦洗做饭 政府给补贴吗", "find_bathing", "policy_care_subsidy"),
+    ("我爸前年抢救过好几回 想问长护险", "find_medical_care", "policy_ltc_insurance"),
+    ("在吗在吗", "inform", "greet"),
+    ("城际列车几点有车", "find_service", "out_of_scope"),
+    ("你们帮了大忙了 谢谢", "emergency", "thank"),
 ])
 def test_more_needs_and_subjects_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

@@ -1115,3 +1115,46 @@ def test_jokes_and_habits_are_not_emergencies(text: str) -> None:
 def test_worn_out_to_death_is_no_danger() -> None:
     assert not assess(normalize("累得要死 这个补贴表格谁能教教我")).danger_now
     assert assess(normalize("疼得要死 人站都站不住")).emergency
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("我爸这会儿被人领着去银行取钱 说是买理财 那人还揣着他的身份证", "fraud"),
+    ("我舅喝了酒在屋里打人 还追到了院子里", "threat"),
+    ("我奶奶坐在天台边上不肯下来 说不想拖累我们", "self_harm"),
+    ("墙塌了 我姥爷的腿被压住了 我们拽不出来", "trapped"),
+    ("我一个人在家 心慌 上不来气", "default"),
+    ("来电人：儿子；情况：父亲突发口角歪斜、言语不清", "default"),
+    ("外婆凌晨出门后不见 现已五小时 电话也打不通", "missing"),
+    ("我妈刚打电话说有人在她屋里要钱 说完就断了", "threat"),
+])
+def test_operators_notes_scams_falls_of_walls_and_breath(text: str, kind: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind, a
+
+
+@pytest.mark.parametrize("text", [
+    "听朋友说她爸在养老院被护工打了 我想问问公办养老院怎么入住",   # someone else's story
+    "广播里说冬天烧炭中毒的老人多 签家庭医生能上门看看吗",
+    "哈哈我爸说打牌输得快晕倒了 给他报个老年大学吧",
+    "那次厨房闻到煤气味 检查是阀门没关严 关好开窗了老人没事 能装燃气报警器吗",
+    "骗子让我交手续费 我没交 正规的补贴要钱吗",
+    "救护车出一趟要多少钱",
+    "噎住了该怎么急救 先问问备着",
+    "老人一提住院就闹着寻死觅活 能先试试喘息服务吗",
+    "我家猫走丢了 急得不行",
+    "钱包掉了 急死了 怎么找回来",
+    "地太脏了我拖不动 有没有上门打扫的",
+    "我在写一篇关于老人走失的文章 你们能做什么",
+])
+def test_stories_questions_pets_and_things_lost_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+def test_a_person_not_answering_beside_a_device_is_still_a_person() -> None:
+    a = assess(normalize("我爸拿着遥控器发呆 跟他说话他也不回答 左边胳膊耷拉着"))
+    assert a.emergency and "120" in a.numbers, a
+
+
+def test_money_sent_last_month_and_wanted_back_is_legal_aid() -> None:
+    text = normalize("前些天我妈接到冒充公安的电话 把钱转到所谓安全账户了 现在想追回来")
+    assert decide(text, "emergency", []) != "emergency", assess(text)

@@ -68,6 +68,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if name := narrowed(text, [top, *named_services], described):
         return name
     if top == "handoff" and "ask_person" not in concepts:
+        if named_services or named_policies:
+            return (named_services or named_policies)[0]  # an operator's note of a request: no hand-over phrase
         if described[:1] and described[0].startswith(("find_", "policy_")):
             return described[0]  # someone to assess and arrange services is the advisor, not a hand-over
         if described == ["greet"]:
@@ -99,8 +101,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return described[0]  # another policy described by what it gives
     if top.startswith("policy_") and named_policies and top not in named_policies and top not in described:
         return named_policies[0]  # the catalog's own name of a policy outweighs the classifier
-    if top.startswith("find_") and named_policies and "reimburse" in concepts:
-        return named_policies[0]  # "借轮椅的钱能不能报": the policy
+    if top.startswith("find_") and named_policies and ("reimburse" in concepts or not named_services):
+        return named_policies[0]  # "借轮椅的钱能不能报", or a policy named and no service: the policy
     if described[:1] == ["find_elder_advisor"] and "还是" in text:
         return "find_elder_advisor"  # weighing a home against a carer: advice first
     asked = [n for n in catalog_needs(text, now_only=True) if n.startswith("find_")]
@@ -126,6 +128,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return "out_of_scope"  # "再见用英语怎么说": a question about words, not a goodbye
     if off_topic(text) and not named and not described and "list_followup" not in concepts:
         return "out_of_scope"  # a market's or a station's opening hours
+    if described == ["greet"] and not named and top in ("inform", "ask_detail", *UNSURE):
+        return "greet"  # "在吗": a greeting, not a detail or a place
     if top in UNSURE and "list_followup" in concepts:
         return "ask_detail"  # "那几家在哪": a detail of the places just listed
     wanted = [n for n in named + described if n.startswith(("find_", "policy_", "eligibility"))]
