@@ -281,6 +281,11 @@ def test_别人_is_no_negation() -> None:
     ("在吗在吗", "inform", "greet"),
     ("城际列车几点有车", "find_service", "out_of_scope"),
     ("你们帮了大忙了 谢谢", "emergency", "thank"),
+    ("想要那种充上气一鼓一瘪的垫子", "out_of_scope", "find_equipment_rental"),
+    ("家里有补贴请人来帮忙伺候瘫痪的老伴吗", "eligibility", "policy_care_subsidy"),
+    ("痴呆会遗传吗", "find_dementia_care", "out_of_scope"),
+    ("我想直接跟人讲", "out_of_scope", "handoff"),
+    ("管 晓得了", "out_of_scope", "goodbye"),
 ])
 def test_more_needs_and_subjects_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

@@ -1158,3 +1158,32 @@ def test_a_person_not_answering_beside_a_device_is_still_a_person() -> None:
 def test_money_sent_last_month_and_wanted_back_is_legal_aid() -> None:
     text = normalize("前些天我妈接到冒充公安的电话 把钱转到所谓安全账户了 现在想追回来")
     assert decide(text, "emergency", []) != "emergency", assess(text)
+
+
+@pytest.mark.parametrize("text,kind,first", [
+    ("邻居来电 独居老人早上被发现卧床不起 说不了话", "default", "120"),
+    ("我爸把降糖药吃了两遍 现在晕得站都站不住", "default", "120"),
+    ("我婆婆糊涂了 上午从家里出去就找不着了 找了两个钟头", "missing", "110"),
+    ("烟头把被子点着了 我爸还在床上", "fire", "119"),
+    ("厨房燃气味特别重 阀门关不上 人还没事", "gas_leak", "119"),
+])
+def test_found_in_bed_double_doses_single_outings_and_leaks(text: str, kind: str, first: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind and first in a.numbers, a
+
+
+@pytest.mark.parametrize("text", [
+    "我爸刚才咳得上不来气 现在缓过来了 附近有护理站吗",   # over now
+    "楼下煤气中毒那件事都过去一年了 现在能免费装燃气报警器吗",
+])
+def test_a_spell_that_passed_and_an_old_story_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+@pytest.mark.parametrize("text", [
+    "我妈糊涂好几年了 出门就找不着路 想找个专门照护的地方",   # a habit, not tonight
+    "我外婆眼睛快看不见了 想申请在楼道装扶手",   # failing eyes, not a person gone
+    "你们这个能不能在老人出事时自动叫救护车",   # a question about the bot
+])
+def test_habits_failing_eyes_and_questions_about_the_bot_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
