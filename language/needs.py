@@ -19,6 +19,11 @@ def _need_words() -> list[tuple[str, str]]:
     return sorted(out, key=lambda x: -len(x[0]))
 
 
+def catalog_words() -> set[str]:
+    """Every catalog word: the names of services, policies and items and their synonyms."""
+    return {w for w, _ in _need_words()}
+
+
 def mentioned_needs(message: str, keep: Callable[[int, int], bool] | None = None) -> list[str]:
     """Intents named by catalog words in the message, in order, skipping negated ones; longer words win.
 

@@ -1187,3 +1187,21 @@ def test_a_spell_that_passed_and_an_old_story_are_not_emergencies(text: str) -> 
 ])
 def test_habits_failing_eyes_and_questions_about_the_bot_are_not_emergencies(text: str) -> None:
     assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("老人按了一键呼叫 电话那头只有呻吟声 说起不来", "default"),
+    ("有两个人说是物业的 正在翻我妈的柜子", "threat"),
+    ("我爸跟着去了什么免费旅游 现在说被扣在车上 交了钱才放人", "threat"),
+])
+def test_a_call_button_pressed_rummaging_and_held_for_money(text: str, kind: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind, a
+
+
+@pytest.mark.parametrize("text", [
+    "我爸有哮喘 喘得厉害的时候要吸氧 想租台制氧机",   # what is done when it happens
+    "失能评估是不是要人快不行了才给评",
+])
+def test_conditions_and_thresholds_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from actions.context import mentioned_needs, negated_needs, place_problem
+from language.needs import catalog_words
 from language.normalize import chinese_number, clean, normalize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,9 +86,12 @@ def test_eval_sentences_are_not_in_training_data() -> None:
     train = [_squeeze(t) for t in _training_examples()]
     runs = {t[i:i + SHARED_RUN] for t in train for i in range(len(t) - SHARED_RUN + 1)}
     leaks = []
+    vocabulary = catalog_words()  # a bare catalog name ("家庭养老床位") is the catalog's word, not a phrasing
     for path in EVAL_FILES:
         for s in _sentences(path):
             q = _squeeze(s)
+            if q in vocabulary:
+                continue
             if len(q) >= 5 and any(q in t for t in train):
                 leaks.append(f"{path.name}: {s} (inside a training example)")
             elif any(q[i:i + SHARED_RUN] in runs for i in range(len(q) - SHARED_RUN + 1)):
