@@ -286,6 +286,10 @@ def test_别人_is_no_negation() -> None:
     ("痴呆会遗传吗", "find_dementia_care", "out_of_scope"),
     ("我想直接跟人讲", "out_of_scope", "handoff"),
     ("管 晓得了", "out_of_scope", "goodbye"),
+    ("我爸冠心病 想找个医养结合的养老院", "find_care_home", "find_medical_care"),
+    ("婆婆的被窝又厚又重 有人上门拿去洗吗", "out_of_scope", "find_cleaning"),
+    ("中风以后吃什么好", "eligibility", "out_of_scope"),
+    ("急救培训在哪报名", "policy_home_adaptation", "out_of_scope"),
 ])
 def test_more_needs_and_subjects_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

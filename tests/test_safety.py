@@ -1205,3 +1205,27 @@ def test_a_call_button_pressed_rummaging_and_held_for_money(text: str, kind: str
 ])
 def test_conditions_and_thresholds_are_not_emergencies(text: str) -> None:
     assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("食堂里一个老人突然吸不上气 手一直掐着喉咙", "default"),
+    ("我爸在河边散步滑进水里 刚捞起来 不出气了", "default"),
+    ("电话里的人说我妈涉嫌洗钱 让她马上去取十万 她已经揣着存折出门了", "fraud"),
+    ("一个陌生男的在我姨妈家拒不离开 还威胁她交钱", "threat"),
+    ("那帮推销的人不让我爸走 逼着他买东西", "threat"),
+    ("我姥姥说要去找已经过世的姥爷 一个人往河边走", "self_harm"),
+    ("来电人说母亲被人反锁在屋里 隔着门呼救", "threat"),
+])
+def test_choking_drowning_frauds_and_people_held(text: str, kind: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind, a
+
+
+@pytest.mark.parametrize("text", [
+    "我妈上月被冒充公安的骗了钱 已经报警了 想咨询法律援助",   # past, reported
+    "冬天洗澡怕晕在浴室里 想找人上门助浴",   # a fear
+    "这机器人说不清楚 急死了 给我找个真人",   # the bot, not a stroke
+    "火灾险怎么买",
+])
+def test_reported_frauds_fears_the_bot_and_insurance_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
