@@ -1229,3 +1229,23 @@ def test_choking_drowning_frauds_and_people_held(text: str, kind: str) -> None:
 ])
 def test_reported_frauds_fears_the_bot_and_insurance_are_not_emergencies(text: str) -> None:
     assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("回家看见我爸坐在床边地上 裤子湿了 问他话他不认得我", "default"),
+    ("有人冒充我外孙的朋友 这会儿在楼下要拿我三万现金", "fraud"),
+])
+def test_found_confused_on_the_floor_and_cash_demanded_now(text: str, kind: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind, a
+
+
+@pytest.mark.parametrize("text", [
+    "我妈自己洗不动了 我也抱不动她 有上门洗澡的吗",   # cannot wash, not cannot move
+    "我爸一到冬天就咳得喘不上气 想找个医养结合的地方",   # a season's habit
+    "救救我吧 这个补贴材料我填了好几遍都不对",   # a cry beside a form
+    "我要投诉 你们介绍的护工把我妈摔了 现在还在住着院",   # a complaint about the past
+    "帮我写几句防火的宣传标语",
+])
+def test_habits_complaints_and_slogans_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))

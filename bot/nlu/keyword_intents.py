@@ -42,7 +42,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     described = [n for n in concepts if n.startswith(INTENT_PREFIXES)]
     named = catalog_needs(text)
     ordinary = named or described or concept_item(text) or off_topic(text) \
-        or {"thank", "goodbye", "ask_person", "capabilities"} & set(concepts)
+        or {"thank", "goodbye", "ask_person", "capabilities", "benefit"} & set(concepts)
     if name := keyword_intent(text, bool(ordinary)):
         return name
     if "ask_person" in concepts and top != "emergency" and not [n for n in described if n != "greet"] and not named:
