@@ -1249,3 +1249,18 @@ def test_found_confused_on_the_floor_and_cash_demanded_now(text: str, kind: str)
 ])
 def test_habits_complaints_and_slogans_are_not_emergencies(text: str) -> None:
     assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("我妈转了两万给骗子 对方又要保证金才能退 她现在还要接着转", "fraud"),
+    ("有人在我奶奶家里说是查水表的 非要收两千块 不给就不走", "threat"),
+    ("我爸拿着刀说要跟我妈同归于尽", "threat"),
+])
+def test_a_deposit_before_a_refund_a_bogus_inspector_and_a_murder_threat(text: str, kind: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind, a
+
+
+def test_a_friend_found_days_later_is_a_story_beside_a_request() -> None:
+    text = normalize("我有一个老朋友在家摔倒了好几天才被发现 我也想装个紧急呼叫")
+    assert decide(text, "emergency", []) != "emergency", assess(text)
