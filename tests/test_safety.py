@@ -1024,35 +1024,70 @@ def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: 
     assert keyword_intent(normalize(text)) != "emergency", assess(normalize(text))
 
 
-@pytest.mark.parametrize("text,kind,first", [
-    # fraud under way: a scheme, money or credentials, and the act going on now
+# Situations met in the blind sets of session 5, told in our own words: (text, kind or None, first number or None).
+SITUATIONS_NOW = [
     ("我奶奶正在ATM机前面，电话那头自称检察官让她把养老钱汇到安全账户", "fraud", "110"),
     ("外公这会儿在营业厅，有个说是公安的人让他马上取三万块送过去", "fraud", "110"),
-    # violence, break-ins and weapons now
     ("我舅喝多了在院里砸东西打我姥爷", "threat", "110"),
     ("门外有两个男的在踹门 我爸一个人在家", "threat", "110"),
     ("楼下两个老头吵起来了，一个举着砖头", "threat", "110"),
-    # self-harm told by what is in hand and what is said
     ("我爷爷攥着一瓶安眠药说要全吃了", "self_harm", "110"),
     ("奶奶站在桥栏杆外面说要跳下去", "self_harm", "110"),
-    # fire and flood
     ("储藏室里呼呼往外冒火苗", "fire", "119"),
     ("河水涨上来了，我姨妈困在二楼房顶上", "trapped", "119"),
-    # missing and lost, told by what is seen
     ("早上一睁眼奶奶不在床上了 院门开着", "missing", "110"),
     ("我爸打电话说不晓得这是哪儿 周围全是厂房", "missing", "110"),
-    # medical, told by what is seen or measured
     ("姥爷吃着面条突然往后一仰 嘴角冒白沫", "default", "120"),
     ("爸爸的血氧只有七十多 喘得说不出话", "default", "120"),
     ("老伴趴在厨房地上 扶不起来 已经躺了好一阵", "default", "120"),
     ("来电的大爷说心口一阵阵疼 左胳膊也发麻", "default", "120"),
-])
-def test_fraud_violence_self_harm_and_floods_now(text: str, kind: str, first: str) -> None:
+    ("老太太躺在床上喉咙里呼噜呼噜的 叫她眼都不睁", "default", "120"),
+    ("护工正在掐我爸的胳膊 我在视频里看见的", "threat", "110"),
+    ("我妈在跟一个自称是她外孙的人打电话 对方催她马上汇三万", "fraud", "110"),
+    ("配电箱炸了 墙里的线正在烧", "fire", "119"),
+    ("我摔在客厅起不来一个多钟头了 屋里就我一个", "default", "120"),
+    ("婆婆浑身打哆嗦 烧到四十度 血压才八十", None, None),   # fever, chills and low pressure at once
+    ("老人中午在地里干活 现在浑身发烫说胡话", None, None),
+    ("我妈说胸口闷得要死 出气费劲", None, None),
+    ("我爸这会儿被人领着去银行取钱 说是买理财 那人还揣着他的身份证", "fraud", None),
+    ("我舅喝了酒在屋里打人 还追到了院子里", "threat", None),
+    ("我奶奶坐在天台边上不肯下来 说不想拖累我们", "self_harm", None),
+    ("墙塌了 我姥爷的腿被压住了 我们拽不出来", "trapped", None),
+    ("我一个人在家 心慌 上不来气", "default", None),
+    ("来电人：儿子；情况：父亲突发口角歪斜、言语不清", "default", None),
+    ("外婆凌晨出门后不见 现已五小时 电话也打不通", "missing", None),
+    ("我妈刚打电话说有人在她屋里要钱 说完就断了", "threat", None),
+    ("邻居来电 独居老人早上被发现卧床不起 说不了话", "default", "120"),
+    ("我爸把降糖药吃了两遍 现在晕得站都站不住", "default", "120"),
+    ("我婆婆糊涂了 上午从家里出去就找不着了 找了两个钟头", "missing", "110"),
+    ("烟头把被子点着了 我爸还在床上", "fire", "119"),
+    ("厨房燃气味特别重 阀门关不上 人还没事", "gas_leak", "119"),
+    ("老人按了一键呼叫 电话那头只有呻吟声 说起不来", "default", None),
+    ("有两个人说是物业的 正在翻我妈的柜子", "threat", None),
+    ("我爸跟着去了什么免费旅游 现在说被扣在车上 交了钱才放人", "threat", None),
+    ("食堂里一个老人突然吸不上气 手一直掐着喉咙", "default", None),
+    ("我爸在河边散步滑进水里 刚捞起来 不出气了", "default", None),
+    ("电话里的人说我妈涉嫌洗钱 让她马上去取十万 她已经揣着存折出门了", "fraud", None),
+    ("一个陌生男的在我姨妈家拒不离开 还威胁她交钱", "threat", None),
+    ("那帮推销的人不让我爸走 逼着他买东西", "threat", None),
+    ("我姥姥说要去找已经过世的姥爷 一个人往河边走", "self_harm", None),
+    ("来电人说母亲被人反锁在屋里 隔着门呼救", "threat", None),
+    ("回家看见我爸坐在床边地上 裤子湿了 问他话他不认得我", "default", None),
+    ("有人冒充我外孙的朋友 这会儿在楼下要拿我三万现金", "fraud", None),
+    ("我妈转了两万给骗子 对方又要保证金才能退 她现在还要接着转", "fraud", None),
+    ("有人在我奶奶家里说是查水表的 非要收两千块 不给就不走", "threat", None),
+    ("我爸拿着刀说要跟我妈同归于尽", "threat", None),
+]
+
+
+@pytest.mark.parametrize("text,kind,first", SITUATIONS_NOW)
+def test_situations_now_name_their_kind_and_number(text: str, kind: str | None, first: str | None) -> None:
     a = assess(normalize(text))
-    assert a.emergency and a.kind == kind and first in a.numbers, a
+    assert a.emergency and kind in (None, a.kind) and (first is None or first in a.numbers), a
 
 
-@pytest.mark.parametrize("text", [
+# Stories, fears, habits, things over, questions and requests beside danger words: the classifier's emergency falls.
+NOT_NOW = [
     "看新闻说有老人被骗光了积蓄，我想给我爸找个反诈的法律咨询",   # a story told
     "昨晚梦到我爸走丢了，心里发慌，有没有失智老人日托",
     "上礼拜我爸找不着了一回，后来邻居给送回来了，现在想找个记忆照护",   # over
@@ -1062,77 +1097,13 @@ def test_fraud_violence_self_harm_and_floods_now(text: str, kind: str, first: st
     "找了一下午都没找到能租轮椅的店",   # a place searched for, not a person
     "我同事他妈在养老院摔伤了，想问问这种情况能不能找法律援助",   # someone else's family
     "救命，这个网上申请我弄不来，给我转人工",   # a cry beside a request
-])
-def test_stories_fears_and_searches_for_places_are_not_emergencies(text: str) -> None:
-    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
-
-
-def test_a_weak_cue_beside_a_request_does_not_keep_the_classifier_emergency() -> None:
-    assert false_alarm(normalize("我爸晚上起不来上厕所，想在床边放个坐便椅"), request=True)
-    assert not false_alarm(normalize("我爸晚上起不来上厕所，想在床边放个坐便椅"), request=False)
-
-
-@pytest.mark.parametrize("text,kind,first", [
-    ("老太太躺在床上喉咙里呼噜呼噜的 叫她眼都不睁", "default", "120"),
-    ("护工正在掐我爸的胳膊 我在视频里看见的", "threat", "110"),
-    ("我妈在跟一个自称是她外孙的人打电话 对方催她马上汇三万", "fraud", "110"),
-    ("配电箱炸了 墙里的线正在烧", "fire", "119"),
-    ("我摔在客厅起不来一个多钟头了 屋里就我一个", "default", "120"),
-])
-def test_carers_impostors_wiring_and_a_fall_alone(text: str, kind: str, first: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.kind == kind and first in a.numbers, a
-
-
-@pytest.mark.parametrize("text", [
     "你们能帮忙叫救护车吗 目前没事 就是想知道有没有这个功能",   # nothing is wrong now
     "推荐一部讲老人迷路的电影",
     "来电人说父亲曾走失过 已找回 想问记忆照护",
     "想给我妈买个意外险 摔了能报销的",
     "拄着走的那种 夹在胳膊底下的 哪里租",
-])
-def test_questions_films_and_past_searches_are_not_emergencies(text: str) -> None:
-    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
-
-
-@pytest.mark.parametrize("text", [
-    "婆婆浑身打哆嗦 烧到四十度 血压才八十",   # fever, chills and low pressure at once
-    "老人中午在地里干活 现在浑身发烫说胡话",
-    "我妈说胸口闷得要死 出气费劲",
-])
-def test_fever_with_shock_and_heat_with_confusion_are_emergencies(text: str) -> None:
-    assert assess(normalize(text)).emergency, assess(normalize(text))
-
-
-@pytest.mark.parametrize("text", [
     "我爷爷说不想活了那是说气话 他就想找个老年大学打发时间",   # words said in jest or anger
     "我奶奶一变天就头晕心慌 有没有人上门陪她",   # a habit with its trigger
-])
-def test_jokes_and_habits_are_not_emergencies(text: str) -> None:
-    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
-
-
-def test_worn_out_to_death_is_no_danger() -> None:
-    assert not assess(normalize("累得要死 这个补贴表格谁能教教我")).danger_now
-    assert assess(normalize("疼得要死 人站都站不住")).emergency
-
-
-@pytest.mark.parametrize("text,kind", [
-    ("我爸这会儿被人领着去银行取钱 说是买理财 那人还揣着他的身份证", "fraud"),
-    ("我舅喝了酒在屋里打人 还追到了院子里", "threat"),
-    ("我奶奶坐在天台边上不肯下来 说不想拖累我们", "self_harm"),
-    ("墙塌了 我姥爷的腿被压住了 我们拽不出来", "trapped"),
-    ("我一个人在家 心慌 上不来气", "default"),
-    ("来电人：儿子；情况：父亲突发口角歪斜、言语不清", "default"),
-    ("外婆凌晨出门后不见 现已五小时 电话也打不通", "missing"),
-    ("我妈刚打电话说有人在她屋里要钱 说完就断了", "threat"),
-])
-def test_operators_notes_scams_falls_of_walls_and_breath(text: str, kind: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.kind == kind, a
-
-
-@pytest.mark.parametrize("text", [
     "听朋友说她爸在养老院被护工打了 我想问问公办养老院怎么入住",   # someone else's story
     "广播里说冬天烧炭中毒的老人多 签家庭医生能上门看看吗",
     "哈哈我爸说打牌输得快晕倒了 给他报个老年大学吧",
@@ -1145,9 +1116,38 @@ def test_operators_notes_scams_falls_of_walls_and_breath(text: str, kind: str) -
     "钱包掉了 急死了 怎么找回来",
     "地太脏了我拖不动 有没有上门打扫的",
     "我在写一篇关于老人走失的文章 你们能做什么",
-])
-def test_stories_questions_pets_and_things_lost_are_not_emergencies(text: str) -> None:
+    "我爸刚才咳得上不来气 现在缓过来了 附近有护理站吗",   # over now
+    "楼下煤气中毒那件事都过去一年了 现在能免费装燃气报警器吗",
+    "我妈糊涂好几年了 出门就找不着路 想找个专门照护的地方",   # a habit, not tonight
+    "我外婆眼睛快看不见了 想申请在楼道装扶手",   # failing eyes, not a person gone
+    "你们这个能不能在老人出事时自动叫救护车",   # a question about the bot
+    "我爸有哮喘 喘得厉害的时候要吸氧 想租台制氧机",   # what is done when it happens
+    "失能评估是不是要人快不行了才给评",
+    "我妈上月被冒充公安的骗了钱 已经报警了 想咨询法律援助",   # past, reported
+    "冬天洗澡怕晕在浴室里 想找人上门助浴",   # a fear
+    "这机器人说不清楚 急死了 给我找个真人",   # the bot, not a stroke
+    "火灾险怎么买",
+    "我妈自己洗不动了 我也抱不动她 有上门洗澡的吗",   # cannot wash, not cannot move
+    "我爸一到冬天就咳得喘不上气 想找个医养结合的地方",   # a season's habit
+    "救救我吧 这个补贴材料我填了好几遍都不对",   # a cry beside a form
+    "我要投诉 你们介绍的护工把我妈摔了 现在还在住着院",   # a complaint about the past
+    "帮我写几句防火的宣传标语",
+]
+
+
+@pytest.mark.parametrize("text", NOT_NOW)
+def test_stories_fears_habits_and_questions_are_not_emergencies(text: str) -> None:
     assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
+
+
+def test_a_weak_cue_beside_a_request_does_not_keep_the_classifier_emergency() -> None:
+    assert false_alarm(normalize("我爸晚上起不来上厕所，想在床边放个坐便椅"), request=True)
+    assert not false_alarm(normalize("我爸晚上起不来上厕所，想在床边放个坐便椅"), request=False)
+
+
+def test_worn_out_to_death_is_no_danger() -> None:
+    assert not assess(normalize("累得要死 这个补贴表格谁能教教我")).danger_now
+    assert assess(normalize("疼得要死 人站都站不住")).emergency
 
 
 def test_a_person_not_answering_beside_a_device_is_still_a_person() -> None:
@@ -1158,107 +1158,6 @@ def test_a_person_not_answering_beside_a_device_is_still_a_person() -> None:
 def test_money_sent_last_month_and_wanted_back_is_legal_aid() -> None:
     text = normalize("前些天我妈接到冒充公安的电话 把钱转到所谓安全账户了 现在想追回来")
     assert decide(text, "emergency", []) != "emergency", assess(text)
-
-
-@pytest.mark.parametrize("text,kind,first", [
-    ("邻居来电 独居老人早上被发现卧床不起 说不了话", "default", "120"),
-    ("我爸把降糖药吃了两遍 现在晕得站都站不住", "default", "120"),
-    ("我婆婆糊涂了 上午从家里出去就找不着了 找了两个钟头", "missing", "110"),
-    ("烟头把被子点着了 我爸还在床上", "fire", "119"),
-    ("厨房燃气味特别重 阀门关不上 人还没事", "gas_leak", "119"),
-])
-def test_found_in_bed_double_doses_single_outings_and_leaks(text: str, kind: str, first: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.kind == kind and first in a.numbers, a
-
-
-@pytest.mark.parametrize("text", [
-    "我爸刚才咳得上不来气 现在缓过来了 附近有护理站吗",   # over now
-    "楼下煤气中毒那件事都过去一年了 现在能免费装燃气报警器吗",
-])
-def test_a_spell_that_passed_and_an_old_story_are_not_emergencies(text: str) -> None:
-    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
-
-
-@pytest.mark.parametrize("text", [
-    "我妈糊涂好几年了 出门就找不着路 想找个专门照护的地方",   # a habit, not tonight
-    "我外婆眼睛快看不见了 想申请在楼道装扶手",   # failing eyes, not a person gone
-    "你们这个能不能在老人出事时自动叫救护车",   # a question about the bot
-])
-def test_habits_failing_eyes_and_questions_about_the_bot_are_not_emergencies(text: str) -> None:
-    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
-
-
-@pytest.mark.parametrize("text,kind", [
-    ("老人按了一键呼叫 电话那头只有呻吟声 说起不来", "default"),
-    ("有两个人说是物业的 正在翻我妈的柜子", "threat"),
-    ("我爸跟着去了什么免费旅游 现在说被扣在车上 交了钱才放人", "threat"),
-])
-def test_a_call_button_pressed_rummaging_and_held_for_money(text: str, kind: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.kind == kind, a
-
-
-@pytest.mark.parametrize("text", [
-    "我爸有哮喘 喘得厉害的时候要吸氧 想租台制氧机",   # what is done when it happens
-    "失能评估是不是要人快不行了才给评",
-])
-def test_conditions_and_thresholds_are_not_emergencies(text: str) -> None:
-    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
-
-
-@pytest.mark.parametrize("text,kind", [
-    ("食堂里一个老人突然吸不上气 手一直掐着喉咙", "default"),
-    ("我爸在河边散步滑进水里 刚捞起来 不出气了", "default"),
-    ("电话里的人说我妈涉嫌洗钱 让她马上去取十万 她已经揣着存折出门了", "fraud"),
-    ("一个陌生男的在我姨妈家拒不离开 还威胁她交钱", "threat"),
-    ("那帮推销的人不让我爸走 逼着他买东西", "threat"),
-    ("我姥姥说要去找已经过世的姥爷 一个人往河边走", "self_harm"),
-    ("来电人说母亲被人反锁在屋里 隔着门呼救", "threat"),
-])
-def test_choking_drowning_frauds_and_people_held(text: str, kind: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.kind == kind, a
-
-
-@pytest.mark.parametrize("text", [
-    "我妈上月被冒充公安的骗了钱 已经报警了 想咨询法律援助",   # past, reported
-    "冬天洗澡怕晕在浴室里 想找人上门助浴",   # a fear
-    "这机器人说不清楚 急死了 给我找个真人",   # the bot, not a stroke
-    "火灾险怎么买",
-])
-def test_reported_frauds_fears_the_bot_and_insurance_are_not_emergencies(text: str) -> None:
-    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
-
-
-@pytest.mark.parametrize("text,kind", [
-    ("回家看见我爸坐在床边地上 裤子湿了 问他话他不认得我", "default"),
-    ("有人冒充我外孙的朋友 这会儿在楼下要拿我三万现金", "fraud"),
-])
-def test_found_confused_on_the_floor_and_cash_demanded_now(text: str, kind: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.kind == kind, a
-
-
-@pytest.mark.parametrize("text", [
-    "我妈自己洗不动了 我也抱不动她 有上门洗澡的吗",   # cannot wash, not cannot move
-    "我爸一到冬天就咳得喘不上气 想找个医养结合的地方",   # a season's habit
-    "救救我吧 这个补贴材料我填了好几遍都不对",   # a cry beside a form
-    "我要投诉 你们介绍的护工把我妈摔了 现在还在住着院",   # a complaint about the past
-    "帮我写几句防火的宣传标语",
-])
-def test_habits_complaints_and_slogans_are_not_emergencies(text: str) -> None:
-    assert decide(normalize(text), "emergency", []) != "emergency", assess(normalize(text))
-
-
-@pytest.mark.parametrize("text,kind", [
-    ("我妈转了两万给骗子 对方又要保证金才能退 她现在还要接着转", "fraud"),
-    ("有人在我奶奶家里说是查水表的 非要收两千块 不给就不走", "threat"),
-    ("我爸拿着刀说要跟我妈同归于尽", "threat"),
-])
-def test_a_deposit_before_a_refund_a_bogus_inspector_and_a_murder_threat(text: str, kind: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.kind == kind, a
 
 
 def test_a_friend_found_days_later_is_a_story_beside_a_request() -> None:
