@@ -32,14 +32,16 @@ def _pattern_score(patterns: list[str], text: str) -> int:
     return max((2 * len(m.group(0)) for p in patterns if (m := re.search(p, text))), default=0)
 
 
-def _ranked(section: str, text: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def _ranked(section: str, text: str) -> tuple[str, ...]:
+    """Names of the section's entries the text describes, best first (cached: decide asks several times)."""
     text = re.sub(_data()["either"], " ", re.sub(_data()["negated"], " ", text))
     scores = {name: _score(groups, text) for name, groups in _data()[section].items()}
     if section == "needs":
         for name, patterns in _data()["patterns"].items():
             scores[name] = max(scores.get(name, 0), _pattern_score(patterns, text))
     groups = {name: len(g) for name, g in _data()[section].items()}  # on a tie, more kinds of evidence win
-    return [n for n, s in sorted(scores.items(), key=lambda kv: (-kv[1], -groups.get(kv[0], 0))) if s]
+    return tuple(n for n, s in sorted(scores.items(), key=lambda kv: (-kv[1], -groups.get(kv[0], 0))) if s)
 
 
 def concept_item(text: str) -> str | None:
@@ -50,7 +52,7 @@ def concept_item(text: str) -> str | None:
 
 def concept_needs(text: str) -> list[str]:
     """Needs the message describes, best first: intent names (find_*, policy_*, eligibility) and care_home_search."""
-    return _ranked("needs", text)
+    return list(_ranked("needs", text))
 
 
 def asks_question(text: str) -> bool:

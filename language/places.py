@@ -59,7 +59,7 @@ def _stands_as_place(message: str, start: int, end: int, section: str) -> bool:
     """Whether a two-character name stands as a place: the whole message, or with a cue. A town name (关山) after
     在/住… or before 那边/附近… or a service word (有食堂吗); a rare ordinary word (宗关) only after 住/家在… or before
     那边/附近…; a common ordinary word (纸坊) only as the whole message ("俺家是金口的" too). A town name or a rare
-    word also stands at a clause's end, alone or after 在/住 ("想请人上门做饭 在大集")."""
+    word also stands at a clause's end, alone or after 在/住 ("要订午饭 在大集")."""
     cues = words("places")["short_name_cues"]
     before, after = message[:start], message[end:]
     if not (before + after).strip(cues["filler"]):
@@ -69,7 +69,7 @@ def _stands_as_place(message: str, start: int, end: int, section: str) -> bool:
     clause_before, clause_after = _CLAUSE.split(before)[-1].strip(cues["filler"]), _CLAUSE.split(after)[0]
     if section != "bare_names" and not clause_after.strip(cues["filler"]) \
             and (not clause_before or clause_before.endswith(tuple(cues["before"]))):
-        return True  # the end of a clause, alone or after 在/住 ("想请人上门做饭 在大集")
+        return True  # the end of a clause, alone or after 在/住 ("要订午饭 在大集")
     if section == "home_names":
         return before.endswith(tuple(cues["home_before"])) or after.startswith(tuple(cues["home_after"]))
     return section == "short_names" and (before.endswith(tuple(cues["before"]))

@@ -32,16 +32,20 @@ class Assessment:
     alone: bool = False  # an emergency only if the message asks for nothing else (a cry for help: "救命")
 
     @property
+    def _danger(self) -> frozenset[str]:
+        """Cue groups told of now beyond the circumstances (when, where, who tells)."""
+        return self.groups - set(_data()["context"])
+
+    @property
     def danger_now(self) -> bool:
-        """A cue of danger told of now, beyond the circumstances (when, where, who tells)."""
-        return bool(self.groups - set(_data()["context"]))
+        """A cue of danger told of now."""
+        return bool(self._danger)
 
     @property
     def weak_only(self) -> bool:
         """Cues of danger told of now, but only of groups too weak to keep the classifier's emergency beside a
         request ("起不来" beside a commode chair asked for)."""
-        danger = self.groups - set(_data()["context"])
-        return bool(danger) and danger <= set(_data()["weak"])
+        return bool(self._danger) and self._danger <= set(_data()["weak"])
 
 
 @lru_cache(maxsize=1)

@@ -54,7 +54,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text):
         return "emergency"  # the classifier's best guess, though unsure, and a danger told of now
     if off_topic(text, first=True) and not named and top != "emergency":
-        return "out_of_scope"  # "降压吃什么药好": a subject of its own, no request for care beside it
+        return "out_of_scope"  # a remedy, a film, a ticket: a subject of its own, no request for care beside it
     if "eligibility" in described and (not named_policies or "除了" in text) \
             and not any(n.startswith("policy_") for n in described[:described.index("eligibility")]) \
             and ("benefit" in concepts or not [n for n in catalog_needs(without_conditions(text))
@@ -102,7 +102,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top.startswith("policy_") and named_policies and top not in named_policies and top not in described:
         return named_policies[0]  # the catalog's own name of a policy outweighs the classifier
     if top.startswith("find_") and named_policies and ("reimburse" in concepts or not named_services):
-        return named_policies[0]  # "借轮椅的钱能不能报", or a policy named and no service: the policy
+        return named_policies[0]  # an aid's cost to be paid back, or a policy named and no service: the policy
     if described[:1] == ["find_elder_advisor"] and "还是" in text:
         return "find_elder_advisor"  # weighing a home against a carer: advice first
     asked = [n for n in catalog_needs(text, now_only=True) if n.startswith("find_")]
@@ -118,7 +118,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and "list_detail" not in concepts:
         return described[0]  # "有公办的吗 排队怎么弄" after a list: the policy described, not a detail of the list
     if top == "eligibility" and named_policies and ("eligibility" not in described or aspect(text)):
-        return named_policies[0]  # "长护险能不能申请": the policy named, not the whole list
+        return named_policies[0]  # a policy named with a question about it: that policy, not the whole list
     if "thank" in concepts and not asks_question(text):
         return "thank"  # thanks for something done, whatever it names ("多亏你们帮我找到助浴")
     pleasantry = next((n for n in ("thank", "goodbye", "bot_challenge", "capabilities") if n in concepts), None)
