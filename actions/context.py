@@ -109,10 +109,14 @@ def channel_point(tracker: Tracker) -> tuple[float, float] | None:
 
 
 def current_place(tracker: Tracker, regions: Regions, state: State) -> Place | None:
-    """The place named now, else the one the conversation knows, else the channel's own."""
-    return (mentioned_place(tracker, regions)
-            or state.place(regions)
-            or channel_place(tracker, regions))
+    """The place named now, else the one the conversation knows, else the channel's own. A city or province named
+    around a district already known keeps the district ("临沂天冷不冷" after 河东区)."""
+    known = state.place(regions)
+    named = mentioned_place(tracker, regions)
+    if named and known and named.level != "district" and known.level == "district" \
+            and named.name in (known.city, known.province):
+        return known
+    return named or known or channel_place(tracker, regions)
 
 
 def mentioned_item(tracker: Tracker) -> str | None:

@@ -63,7 +63,11 @@ class ActionFollowUp(CatalogAction):
         if not state.last_task and place is None:
             return clarify(tracker, session, regions, state)  # a "follow-up" with nothing to follow
         if intent(tracker) == "ask_detail" and place is None:
-            if state.last_task == "policy":
+            message = text(tracker)
+            needs = mentioned_needs(message) + concept_needs(message)
+            of_list = ordinal(message) and state.last_items \
+                and (any(n.startswith("find_") for n in needs) or "list_followup" in needs or rents(message))
+            if state.last_task == "policy" and not of_list:  # an ordinal after a policy answer: the list
                 return answer_policy_detail(tracker, session, regions, state)
             return answer_point_detail(tracker, session, regions, state)
         if state.last_task == "policy" and state.topic:

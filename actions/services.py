@@ -208,7 +208,10 @@ def answer_point_detail(
     if point is None:
         return reply.say(t("no_last_items")), []
     reply.items = [point]
-    return reply.say(*point_lines(index + 1, point, "service_detail_head")), []
+    reply.category = point.get("category") or reply.category
+    memory = [] if reply.category == state.category else remember(category=reply.category, topic=None,
+                                                                     last_task="find_service")
+    return reply.say(*point_lines(index + 1, point, "service_detail_head")), memory
 
 
 def _coordinate(tracker: Tracker, name: str) -> float | None:

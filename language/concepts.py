@@ -55,6 +55,36 @@ def concept_needs(text: str) -> list[str]:
     return list(_ranked("needs", text))
 
 
+def requested(text: str) -> str | None:
+    """The service or policy a request verb asks for (concepts.yml: request_before, request_after): just after the
+    verb, an aid described, else the last catalog name, else a need described; or the last policy named just before
+    a verb of applying; None without."""
+    d = _data()
+    reach = d["request_reach"]
+    for m in re.finditer(d["request_before"], text):
+        window = text[m.end():m.end() + reach]
+        if concept_item(window) and rents(text):
+            return "find_equipment_rental"
+        described = [n for n in concept_needs(window) if n.startswith(("find_", "policy_"))
+                     and n not in d["request_generic"]]
+        found = mentioned_needs(window)[-1:] or described  # the named head of "护士在的养老院"
+        if found:
+            return found[0]
+    for m in re.finditer(d["request_after"], text):
+        named = [n for n in mentioned_needs(text[max(0, m.start() - reach):m.start()]) if n.startswith("policy_")]
+        if named:
+            return named[-1]
+    return None
+
+
+def bare_detail(text: str) -> bool:
+    """Whether the message is only a short question of a detail ("一次几多钱"), no other subject in it."""
+    d = _data()
+    words = sorted(d["needs"]["list_detail"][0], key=len, reverse=True)
+    rest = re.sub("|".join(map(re.escape, words)), "", text)
+    return rest != text and re.fullmatch(d["bare_detail"], rest) is not None
+
+
 def asks_question(text: str) -> bool:
     """Whether the message asks something (concepts.yml: question), so thanks in it are no mere thanks."""
     return bool(re.search(_data()["question"], text))

@@ -17,7 +17,7 @@ from importlib.resources import files
 
 import cn2an
 from opencc import OpenCC
-from pypinyin import Style, lazy_pinyin
+from pypinyin import Style, lazy_pinyin, pinyin
 
 from catalog.lexicon import load_regions, load_taxonomy
 from language.words import words
@@ -99,30 +99,46 @@ def _loose(syllable: str) -> str:
         else re.sub(r"^([zcs])h", r"\1", syllable)
 
 
+def _readings(word: str, style: Style) -> list[tuple[str, ...]]:
+    """The word's syllables read character by character and as pypinyin's phrase ("黄陂" huang pi, "长护险" also
+    chang)."""
+    out = [tuple(lazy_pinyin(list(word), style=style)), tuple(lazy_pinyin(word, style=style))]
+    first = pinyin(word[0], style=style, heteronym=True)[0]
+    out += [(alt, *out[0][1:]) for alt in first[:3]]
+    return list(dict.fromkeys(out))
+
+
 @lru_cache(maxsize=1)
 def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
     """Catalog words of 2+ characters by the loose pinyin of their first character, as (syllables, word, how the
-    syllables compare: "toned", "plain" or "loose"). Two-character words are keyed with tones (fewer collisions),
-    longer ones without; two-character item words also without tones ("论椅" is 轮椅 when it is no word of its
-    own), and every word loosely when at most one character in two is written wrong ("失知" is 失智, "高林金贴"
-    高龄津贴);
-    longer words first."""
+    syllables compare: "toned", "plain" or "loose"), for every reading of the word. Two-character words are keyed
+    with tones (fewer collisions), longer ones without; two-character item words also without tones ("论椅" is 轮椅
+    when it is no word of its own), and every word loosely when at most one character in two is written wrong
+    ("失知" is 失智, "高林金贴" 高龄津贴); longer words first."""
     tax = load_taxonomy()
     items = set(tax.item_words())
     names = {w for group in (tax.categories, tax.topics) for v in group.values() for w in v["words"]}
     names |= items | {r["name"] for r in load_regions()}
     index: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
     for w in sorted((w for w in names if len(w) >= 2 and re.fullmatch(f"[{CJK}]+", w)), key=len, reverse=True):
-        plain = tuple(lazy_pinyin(list(w)))
-        if len(w) > 2:
-            entries = [(plain, w, "plain")]
-        else:
-            entries = [(tuple(lazy_pinyin(list(w), style=Style.TONE3)), w, "toned")]
-            if w in items:
+        entries = []
+        for plain in _readings(w, Style.NORMAL):
+            if len(w) > 2 or w in items:
                 entries.append((plain, w, "plain"))
-        entries.append((tuple(map(_loose, plain)), w, "loose"))
-        index.setdefault(_loose(plain[0]), []).extend(entries)
+            entries.append((tuple(map(_loose, plain)), w, "loose"))
+        if len(w) == 2:
+            entries += [(toned, w, "toned") for toned in _readings(w, Style.TONE3)]
+        for key, word, how in dict.fromkeys(entries):
+            index.setdefault(_loose(key[0]), []).append((key, word, how))
     return index
+
+
+@lru_cache(maxsize=1)
+def _starts() -> frozenset[str]:
+    """Every catalog word, to keep a repair from eating the start of one ("护理长护险" is not 护理站 + 护险)."""
+    tax = load_taxonomy()
+    return frozenset({w for group in (tax.categories, tax.topics) for v in group.values() for w in v["words"]}
+                     | set(tax.item_words()))
 
 
 @lru_cache(maxsize=1)
@@ -165,8 +181,11 @@ def fix_homophones(text: str) -> str:
             n = len(key)
             written = text[i:i + n]
             if (tuple(sounds[how][i:i + n]) == key and re.fullmatch(f"[{CJK}]+", written)
+                    and not any(text.startswith(w, j) for j in range(i + 1, i + n) for w in _starts()
+                                if w != word and w not in word)
                     and (word[-1] not in _REGION_ENDS or written[-1] == word[-1])
-                    and (how != "loose" or sum(a != b for a, b in zip(written, word, strict=True)) <= max(1, n // 2))
+                    and (how != "loose" or sum(a != b for a, b in zip(written, word, strict=True)) <= max(1, n // 2)
+                         or (n == 2 and text.startswith(tuple(words("normalize")["service_after"]), i + n)))
                     and (written == word or (_is_typo(text, i, word) if n == 2
                                              else word[-1] in _REGION_ENDS or written not in _common_words()))):
                 out.append(word)

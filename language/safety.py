@@ -53,7 +53,8 @@ def _data() -> dict:
     data = dict(word_list("safety"))
     data["compiled"] = {g: re.compile("|".join(f"(?:{c})" for c in cues)) for g, cues in data["cues"].items()}
     data["scored"] = {g for f in data["frames"] for g in f.get("weights", {})}
-    lists = {k: data[k] for k in ("before", "after", "prevention", "present", "chronic", "over", "story", "request")}
+    lists = {k: data[k] for k in ("before", "after", "prevention", "present", "chronic", "over", "story", "request",
+                                  "pet")}
     lists["urgent"] = data["cues"]["urgent"]
     data["markers"] = {k: [re.compile(w) for w in words] for k, words in lists.items()}
     return data
@@ -143,6 +144,10 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
                 else:
                     past.add(group)
         offset += len(clause)
+    pets = [s for s, _ in _positions(d["markers"]["pet"], whole)]
+    owners = {m.start() for m in re.finditer(d["pet_owner"], whole)}
+    if pets and not any(m.start() not in owners for m in re.finditer(d["pet_person"], whole)):
+        past |= {g for g in d["pet_groups"] if now.pop(g, None)}
     return {g: len(c) for g, c in now.items()}, past - set(now)
 
 

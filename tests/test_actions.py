@@ -237,3 +237,21 @@ def test_a_policy_about_rental_stays_a_policy() -> None:
     tracker = make_tracker("临沂长护险能报销租护理床的钱吗", "policy_ltc_insurance", [("临沂", "临沂"), "护理床"])
     payload, _, _, _ = run(ActionPolicy(), tracker)
     assert payload["task"] == "policy" and payload["topic"] == "ltc_insurance"
+
+
+def test_a_city_around_the_known_district_keeps_the_district() -> None:
+    """"临沂的日托" after a search in 河东区: the city named is the one the district lies in, so the district stays."""
+    payload, _, _, _ = run(ActionFindService(), make_tracker("临沂的日托有哪些", "find_day_care", ["临沂"],
+                                                              slots={"region_code": "371312", "category": "day_care",
+                                                                     "last_task": "find_service"}))
+    assert payload["region"]["district"] == "河东区"
+
+
+def test_the_nth_place_after_a_policy_question_is_the_list() -> None:
+    """A policy asked in between; "第一个食堂几点开门" still asks about the canteens listed before it."""
+    listed, _, _, events = run(ActionFindService(), make_tracker("咸安区老年食堂", "find_meal", ["咸安区"]))
+    slots = slots_of(events) | {"last_task": "policy", "topic": "high_age_allowance", "category": None}
+    payload, text, _, events = run(ActionFollowUp(), make_tracker("那第一个食堂几点开门", "ask_detail", slots=slots))
+    assert payload["task"] == "find_service" and payload["category"] == "meal"
+    assert [i["id"] for i in payload["items"]] == [listed["items"][0]["id"]]
+    assert slots_of(events)["category"] == "meal"

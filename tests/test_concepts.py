@@ -290,6 +290,36 @@ def test_别人_is_no_negation() -> None:
     ("婆婆的被窝又厚又重 有人上门拿去洗吗", "out_of_scope", "find_cleaning"),
     ("中风以后吃什么好", "eligibility", "out_of_scope"),
     ("急救培训在哪报名", "policy_home_adaptation", "out_of_scope"),
+    ("日托里我爸被人推了一把 我打算请个律师咨询", "find_day_care", "find_legal_aid"),   # asked for, not the setting
+    ("我妈以前上过当 想给她报个老年大学的课", "find_legal_aid", "find_senior_education"),
+    ("我爸有认知障碍 想了解一下能不能办长护险", "find_dementia_care", "policy_ltc_insurance"),
+    ("瘫在床上好几年了 医保能不能出钱请人伺候", "out_of_scope", "policy_ltc_insurance"),
+    ("想给我爸家里装个报警的 政府补不补", "eligibility", "policy_home_adaptation"),
+    ("我妈腰不好 医生让她别太累 家务活想找人做", "policy_family_doctor", "find_cleaning"),
+    ("河东区有没有带护理型床位的机构", "policy_family_care_bed", "find_care_home"),
+    ("第二家几点关门 收费多少", "find_elder_advisor", "ask_detail"),
+    ("一次好多钱", "out_of_scope", "ask_detail"),
+    ("您叫什么名字", "out_of_scope", "bot_challenge"),
+    ("帮我订一间宾馆住一晚", "find_meal", "out_of_scope"),
+    ("有人冒充民政打电话给我妈 我想问她的高龄津贴", "handoff", "policy_high_age_allowance"),
+    ("不想去养老院 想在自己家里弄个床位", "policy_family_care_bed", "policy_family_care_bed"),   # 不想去 asks nothing
+    ("想进公办的敬老院 要排多久", "policy_care_home_admission", "policy_care_home_admission"),
+    ("想找个医生天天都在的养老院", "find_medical_care", "find_care_home"),   # the head of the phrase
+    ("走路没劲 想要那种架在胳肢窝下面的拐", "emergency", "find_equipment_rental"),
+    ("这机器说不到点子上", "out_of_scope", "handoff"),
+    ("低保老人 政府能出钱派人来家里伺候吗", "policy_respite_care", "policy_care_subsidy"),
+    ("火车站在哪", "out_of_scope", "out_of_scope"),   # not a bare detail of a list
+    ("小区里那种嵌入式的小养老院 白天能去吗", "find_care_home", "find_day_care"),   # the contract's day care
+    ("我爸病到最后了 想让他走得安详些", "out_of_scope", "find_medical_care"),
+    ("老娘瘫了 想找人来家给她好好洗洗", "find_equipment_rental", "find_bathing"),
+    ("失能老人上门服务有没有补贴", "eligibility", "policy_care_subsidy"),
+    ("伺候老伴三年一天都没歇过 有没有人能替家属几天", "policy_care_subsidy", "policy_respite_care"),
+    ("哪里批发衣服便宜", "ask_detail", "out_of_scope"),
+    ("问问附近养老机构的床位情况", "policy_family_care_bed", "find_care_home"),
+    ("我爷爷要根拄的棍子 下面四个脚的", "find_legal_aid", "find_equipment_rental"),
+    ("政府对我妈有么样的照顾", "out_of_scope", "eligibility"),
+    ("九十岁的老人一个月能拿好几百吗", "out_of_scope", "policy_high_age_allowance"),
+    ("婆婆脑壳糊了 一个事问好几遍 有照顾的地方吗", "out_of_scope", "find_dementia_care"),
 ])
 def test_more_needs_and_subjects_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want

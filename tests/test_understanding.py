@@ -29,6 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
     ("俺娘屋里冇得人照顾", "我娘家里没有人照顾"),
     ("乔口区助餐点", "硚口区助餐点"),
     ("重阳节 同城", "重阳节同城"),
+    ("常护险怎么报", "长护险怎么报"),   # 长 read chang as well as zhang
+    ("黄皮区的助餐点", "黄陂区的助餐点"),   # 陂 read pi in 黄陂
+    ("要长期护理长护险能报吗", "要长期护理长护险能报吗"),   # no repair eats the start of another catalog word
+    ("主欲服务多少钱", "助浴服务多少钱"),   # voice input before 服务
+    ("这有助于服务老人", "这有助于服务老人"),
+    ("能领么斯补贴", "能领什么补贴"),
 ])
 def test_normalize(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
@@ -45,7 +51,8 @@ def test_unknown_and_ambiguous_places_are_asked_back(regions) -> None:
     assert place_problem("海淀区有老年食堂吗", regions) == ("海淀区", [])
     name, options = place_problem("我在汉口 想找养老院", regions)
     assert name == "汉口" and "江汉区" in options
-    for fine in ("武汉江岸区日间照料", "社区食堂在哪", "老人在县城住", "临沂市兰山区", "俺在费县"):
+    for fine in ("武汉江岸区日间照料", "社区食堂在哪", "老人在县城住", "临沂市兰山区", "俺在费县",
+                 "再查查本县有没有洗澡椅", "问一下该区的日托"):   # "this county": the one already known
         assert place_problem(fine, regions) is None, fine
 
 

@@ -21,12 +21,14 @@ from rasa.shared.nlu.training_data.message import Message
 from language.aspects import aspect
 from language.concepts import (
     asks_question,
+    bare_detail,
     catalog_needs,
     concept_item,
     concept_needs,
     narrowed,
     off_topic,
     rents,
+    requested,
     without_conditions,
 )
 from language.keywords import danger_now, false_alarm, keyword_intent
@@ -50,7 +52,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     named_services = [n for n in named if n.startswith("find_")]
     named_policies = [n for n in named if n.startswith("policy_")]
     if top == "emergency" and false_alarm(text, bool(ordinary)):
-        top = next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
+        top = "find_equipment_rental" if concept_item(text) and not named and not described \
+            else next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
     if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text):
         return "emergency"  # the classifier's best guess, though unsure, and a danger told of now
     if off_topic(text, first=True) and not named and top != "emergency":
@@ -67,6 +70,12 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             return described[0]  # a service described, no benefit asked for
     if name := narrowed(text, [top, *named_services], described):
         return name
+    object_ = requested(text)
+    if object_ and object_ != top and top.startswith("find_") \
+            and not (object_.startswith("find_") and "benefit" in concepts) \
+            and (object_ in named or described[:1] == [object_] or object_ == "find_equipment_rental"):
+        return object_  # what the request verb asks for (named, or the best described), not a service named as the
+        # setting or a past event
     if top == "handoff" and "ask_person" not in concepts:
         if named_services or named_policies:
             return (named_services or named_policies)[0]  # an operator's note of a request: no hand-over phrase
@@ -82,8 +91,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return named_services[0]  # a service named with a place is a request, not only the place
     if top == "eligibility" and not named and "list_detail" in concepts and "benefit" not in concepts:
         return "ask_detail"  # "押金多少 我们是低保": a question about the last list, the status only a detail
-    if top == "policy_care_home_admission" and "care_home_search" in concepts \
-            and "policy_care_home_admission" not in described:
+    if top in ("policy_care_home_admission", "policy_family_care_bed") and "care_home_search" in concepts \
+            and (top not in concepts or concepts.index("care_home_search") < concepts.index(top)):
         return "find_care_home"
     if (concept_item(text) or described[:1] == ["find_equipment_rental"]) and rents(text) \
             and not {"benefit", "reimburse"} & set(concepts):
@@ -101,19 +110,19 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return described[0]  # another policy described by what it gives
     if top.startswith("policy_") and named_policies and top not in named_policies and top not in described:
         return named_policies[0]  # the catalog's own name of a policy outweighs the classifier
-    if top.startswith("find_") and named_policies and ("reimburse" in concepts or not named_services):
+    asked = [n for n in catalog_needs(text, now_only=True) if n.startswith("find_")]
+    if top.startswith("find_") and named_policies and ("reimburse" in concepts or not asked):
         return named_policies[0]  # an aid's cost to be paid back, or a policy named and no service: the policy
     if described[:1] == ["find_elder_advisor"] and "还是" in text:
         return "find_elder_advisor"  # weighing a home against a carer: advice first
-    asked = [n for n in catalog_needs(text, now_only=True) if n.startswith("find_")]
     if top.startswith("find_") and asked and top not in asked:
         return asked[0]  # the catalog's own name of a service asked for now outweighs the classifier
     if top.startswith("find_") and not asked and described[:1] and described[0].startswith("find_") \
             and top != described[0]:
         return described[0]  # no name, but the need is described: the description outweighs the classifier
-    if top.startswith("policy_") and not named_policies and asked and top not in described \
+    if top.startswith("policy_") and not named_policies and named_services and top not in described \
             and "benefit" not in concepts:
-        return asked[0]  # a service named, nothing of the policy said
+        return (asked or named_services)[0]  # a service named, nothing of the policy said
     if top in ("ask_detail", "inform") and described[:1] and described[0].startswith("policy_") \
             and "list_detail" not in concepts:
         return described[0]  # "有公办的吗 排队怎么弄" after a list: the policy described, not a detail of the list
@@ -130,14 +139,17 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return "out_of_scope"  # a market's or a station's opening hours
     if described == ["greet"] and not named and top in ("inform", "ask_detail", *UNSURE):
         return "greet"  # "在吗": a greeting, not a detail or a place
-    if top in UNSURE and "list_followup" in concepts:
+    if "list_followup" in concepts and top.startswith("find_") and not named and top not in described:
+        return "ask_detail"  # "第一家几点开门": the places just listed, whatever the classifier guessed
+    if top in UNSURE and ("list_followup" in concepts or ("list_detail" in concepts and bare_detail(text))):
         return "ask_detail"  # "那几家在哪": a detail of the places just listed
     wanted = [n for n in named + described if n.startswith(("find_", "policy_", "eligibility"))]
     if top in CHITCHAT and wanted and not {"thank", "goodbye"} & set(concepts):
         return decide(text, wanted[0], ranking)  # a greeting or a remark beside a request: the request
     if top in UNSURE and (named or described):
         return decide(text, (named or described)[0], ranking)  # the best named or described need, refined
-    if top in UNSURE and concept_item(text) and not {"benefit", "reimburse"} & set(concepts):
+    if (top in UNSURE or (top.startswith("find_") and top not in named + described)) and concept_item(text) \
+            and not {"benefit", "reimburse"} & set(concepts):
         return "find_equipment_rental"  # an aid described by what it does ("洗澡时坐的椅子")
     return top
 
