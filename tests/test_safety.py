@@ -1026,6 +1026,12 @@ def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: 
 
 # Situations met in the blind sets of session 5, told in our own words: (text, kind or None, first number or None).
 SITUATIONS_NOW = [
+    ("骗子打电话说我侄子撞了人要赔钱，我姨正要去取钱", "fraud", "110"),   # a relative's accident, money under way
+    ("他念了两个验证码了，对方还在要", "fraud", "110"),
+    ("我爸被拉去一个养生讲座现场，那边催着交钱，他正在刷卡", "fraud", "110"),
+    ("邻居家老太太正在被儿媳妇打，叫得好惨", "threat", "110"),
+    ("我妈说不想再拖累我们，现在一个人站在江边", "self_harm", "110"),
+    ("老伴说活着受罪，打算半夜从阳台上跳下去", "self_harm", "120"),
     ("我奶奶正在ATM机前面，电话那头自称检察官让她把养老钱汇到安全账户", "fraud", "110"),
     ("外公这会儿在营业厅，有个说是公安的人让他马上取三万块送过去", "fraud", "110"),
     ("我舅喝多了在院里砸东西打我姥爷", "threat", "110"),
@@ -1116,6 +1122,10 @@ def test_situations_now_name_their_kind_and_number(text: str, kind: str | None, 
 
 # Stories, fears, habits, things over, questions and requests beside danger words: the classifier's emergency falls.
 NOT_NOW = [
+    "我爸总说不想拖累我们，想住养老院，江岸区有吗",   # a wish, no edge
+    "社区健康讲座现场有免费量血压吗",
+    "老两口怕冬天烧炭中毒，想装个一氧化碳报警器",   # prevention
+    "去年有人打电话说我儿子出车祸了，幸好没转钱",
     "看新闻说有老人被骗光了积蓄，我想给我爸找个反诈的法律咨询",   # a story told
     "昨晚梦到我爸走丢了，心里发慌，有没有失智老人日托",
     "上礼拜我爸找不着了一回，后来邻居给送回来了，现在想找个记忆照护",   # over

@@ -76,6 +76,10 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and (object_ in named or described[:1] == [object_] or object_ == "find_equipment_rental"):
         return object_  # what the request verb asks for (named, or the best described), not a service named as the
         # setting or a past event
+    if object_ in named_services and top.startswith("policy_") and not named_policies \
+            and "benefit" not in concepts and not aspect(text):
+        return object_  # a service named as what is looked for, the person's plight only described (no question
+        # about a step, a wait or papers of a policy)
     if top == "handoff" and "ask_person" not in concepts:
         if named_services or named_policies:
             return (named_services or named_policies)[0]  # an operator's note of a request: no hand-over phrase
@@ -126,8 +130,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top in ("ask_detail", "inform") and described[:1] and described[0].startswith("policy_") \
             and "list_detail" not in concepts:
         return described[0]  # "有公办的吗 排队怎么弄" after a list: the policy described, not a detail of the list
-    if top == "eligibility" and named_policies and ("eligibility" not in described or aspect(text)):
-        return named_policies[0]  # a policy named with a question about it: that policy, not the whole list
+    if top == "eligibility" and named_policies \
+            and ("eligibility" not in described or aspect(text) or "besides" not in concepts):
+        return named_policies[0]  # a policy named with a question about it (not about others): that policy
     if "thank" in concepts and not asks_question(text):
         return "thank"  # thanks for something done, whatever it names ("多亏你们帮我找到助浴")
     pleasantry = next((n for n in ("thank", "goodbye", "bot_challenge", "capabilities") if n in concepts), None)
