@@ -1026,6 +1026,9 @@ def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: 
 
 # Situations met in the blind sets of session 5, told in our own words: (text, kind or None, first number or None).
 SITUATIONS_NOW = [
+    ("我姥爷肺气肿 这会儿喘得厉害 吸着氧也不顶用", "default", "120"),
+    ("我奶奶在柜台要给人汇两万 说是给孙子做手术 可孙子根本没住院", "fraud", "110"),
+    ("对方让我爸先交三千才能提现，他正在转", "fraud", "110"),
     ("骗子打电话说我侄子撞了人要赔钱，我姨正要去取钱", "fraud", "110"),   # a relative's accident, money under way
     ("他念了两个验证码了，对方还在要", "fraud", "110"),
     ("我爸被拉去一个养生讲座现场，那边催着交钱，他正在刷卡", "fraud", "110"),
@@ -1122,6 +1125,11 @@ def test_situations_now_name_their_kind_and_number(text: str, kind: str | None, 
 
 # Stories, fears, habits, things over, questions and requests beside danger words: the classifier's emergency falls.
 NOT_NOW = [
+    "刷到条新闻说有个老人在河边散步掉下去了，太揪心了",   # a story told
+    "我爸一氧化碳中毒住了十天院，现在出来了，要人照顾，有补贴吗",   # over, a request
+    "租轮椅哪里能租，我爸扭伤了脚走不了",   # a request beside an injury
+    "我妈怕烫着，适老化改造能把热水器换成恒温的吗",   # a fear, not an event
+    "心梗发作一般怎么急救？只是了解一下",
     "我爸总说不想拖累我们，想住养老院，江岸区有吗",   # a wish, no edge
     "社区健康讲座现场有免费量血压吗",
     "老两口怕冬天烧炭中毒，想装个一氧化碳报警器",   # prevention
