@@ -1026,6 +1026,11 @@ def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: 
 
 # Situations met in the blind sets of session 5, told in our own words: (text, kind or None, first number or None).
 SITUATIONS_NOW = [
+    ("我爷爷在一个理财讲座上 现在正要刷卡交五万", "fraud", "110"),
+    ("河水漫进院子了 我姥姥一个人在屋里走不了", "trapped", "119"),
+    ("我爸拆线刚回家 伤口一直在冒血", "default", "120"),
+    ("奶奶刚才突然不认人了 一直胡言乱语", "default", "120"),
+    ("邻居说独居的王婆婆家电表好几天没走字 她女儿在外地", "unseen", "110"),
     ("我姥爷肺气肿 这会儿喘得厉害 吸着氧也不顶用", "default", "120"),
     ("我奶奶在柜台要给人汇两万 说是给孙子做手术 可孙子根本没住院", "fraud", "110"),
     ("对方让我爸先交三千才能提现，他正在转", "fraud", "110"),
@@ -1125,6 +1130,11 @@ def test_situations_now_name_their_kind_and_number(text: str, kind: str | None, 
 
 # Stories, fears, habits, things over, questions and requests beside danger words: the classifier's emergency falls.
 NOT_NOW = [
+    "叫救护车要收费吗 大概多少钱",
+    "我妈总说有人要害她 是不是老年痴呆 有认知障碍照护吗",   # a symptom of years, not sudden
+    "老人被烫了该怎么处理？先学着，防患于未然",
+    "我爸前天头晕，去医院查了说没啥大事，想签个家庭医生",
+    "我奶奶中风以后一边身子没劲，想找个有护理床位的养老院",
     "刷到条新闻说有个老人在河边散步掉下去了，太揪心了",   # a story told
     "我爸一氧化碳中毒住了十天院，现在出来了，要人照顾，有补贴吗",   # over, a request
     "租轮椅哪里能租，我爸扭伤了脚走不了",   # a request beside an injury
