@@ -1026,6 +1026,10 @@ def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: 
 
 # Situations met in the blind sets of session 5, told in our own words: (text, kind or None, first number or None).
 SITUATIONS_NOW = [
+    ("我爸一个人在老家，四天了电话一直打不通，我在广州", "unseen", "110"),
+    ("女婿把我妈反锁在房里 不让出来", "threat", "110"),
+    ("推销的人还在我家 逼我奶奶去借钱 不给钱就不走", "threat", "110"),
+    ("刚才有个人把我外公骗上小车开走了", "threat", "110"),
     ("我爷爷在一个理财讲座上 现在正要刷卡交五万", "fraud", "110"),
     ("河水漫进院子了 我姥姥一个人在屋里走不了", "trapped", "119"),
     ("我爸拆线刚回家 伤口一直在冒血", "default", "120"),
@@ -1130,6 +1134,9 @@ def test_situations_now_name_their_kind_and_number(text: str, kind: str | None, 
 
 # Stories, fears, habits, things over, questions and requests beside danger words: the classifier's emergency falls.
 NOT_NOW = [
+    "公办养老院我们登记了好几个月，到现在也没消息，正常吗",   # a waiting list
+    "我想问我爸中风住院以后的护理补贴，机器人说不清楚，帮我转人工",   # the bot cannot explain
+    "前天楼里着火，很快就灭了，家里没事，想问问适老化改造能装烟感吗",
     "叫救护车要收费吗 大概多少钱",
     "我妈总说有人要害她 是不是老年痴呆 有认知障碍照护吗",   # a symptom of years, not sudden
     "老人被烫了该怎么处理？先学着，防患于未然",
