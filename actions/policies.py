@@ -122,7 +122,7 @@ class ActionPolicy(CatalogAction):
         needs = mentioned_needs(text(tracker))
         if item and wants_rental(text(tracker)) and needs[:1] == ["find_equipment_rental"] \
                 and "reimburse" not in concept_needs(text(tracker)):  # "…的钱能报吗" stays the policy
-            # "防滑洗澡椅哪里能借" is a rental; "长护险能不能报租护理床的钱" stays a policy question
+            # an aid to borrow is a rental; whether an insurance pays for renting one stays a policy question
             return answer_service(session, regions, "equipment_rental", current_place(tracker, regions, state), item)
         if mentioned_place(tracker, regions) is None and (problem := place_problem(text(tracker), regions)):
             return ask_place(Reply("policy", topic=topic), problem), remember(topic=topic, last_task="policy")

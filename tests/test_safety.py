@@ -1026,6 +1026,12 @@ def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: 
 
 # Situations met in the blind sets of session 5, told in our own words: (text, kind or None, first number or None).
 SITUATIONS_NOW = [
+    ("我爸心脏病发作了 药瓶找不到 快不行了", "default", "120"),   # heart first, not a search
+    ("对方说我妈社保卡被冻结了，她把验证码给了，钱正在往外转", "fraud", "110"),
+    ("我奶奶被人带去听讲座，现在正在交钱买保健品", "fraud", "110"),
+    ("活着没盼头了，安眠药我都攒够了", "self_harm", "120"),
+    ("洪水已经涨到膝盖了 我爷爷腿脚不好还在屋里", "trapped", "119"),
+    ("我哥把我爸关在屋里好几天，刚才看他倒在地上一动不动", "default", "120"),   # hurt, no longer moving
     ("我爸一个人在老家，四天了电话一直打不通，我在广州", "unseen", "110"),
     ("女婿把我妈反锁在房里 不让出来", "threat", "110"),
     ("推销的人还在我家 逼我奶奶去借钱 不给钱就不走", "threat", "110"),
@@ -1134,6 +1140,10 @@ def test_situations_now_name_their_kind_and_number(text: str, kind: str | None, 
 
 # Stories, fears, habits, things over, questions and requests beside danger words: the classifier's emergency falls.
 NOT_NOW = [
+    "灶上的烟是菜烧糊了，不是着火，已经收拾好了，想问问助餐点",
+    "楼里漏气的事物业已经修好了，想问问能不能装燃气报警器",
+    "老人突然晕倒该怎么处理？我就问问，以防万一",
+    "我爸昨天头晕，输了液就回来了，想签个家庭医生",
     "公办养老院我们登记了好几个月，到现在也没消息，正常吗",   # a waiting list
     "我想问我爸中风住院以后的护理补贴，机器人说不清楚，帮我转人工",   # the bot cannot explain
     "前天楼里着火，很快就灭了，家里没事，想问问适老化改造能装烟感吗",
