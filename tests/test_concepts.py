@@ -325,6 +325,8 @@ def test_别人_is_no_negation() -> None:
     ("不知道该送日托还是请保姆 希望联系个养老顾问", "find_day_care", "find_elder_advisor"),
     ("路上看到老人摔了 该不该扶", "policy_care_subsidy", "out_of_scope"),
     ("床边想安个呼叫器 有补助吗", "out_of_scope", "policy_home_adaptation"),
+    ("住公办养老院要准备哪些材料", "find_care_home", "policy_care_home_admission"),   # papers of the policy
+    ("江夏区养老院一个月收多少", "find_care_home", "find_care_home"),   # a price of places
     ("高龄津贴之外还有什么补贴", "eligibility", "eligibility"),   # other benefits than the named one
     ("我眼神不好 有没有人能打个电话给我讲讲", "out_of_scope", "handoff"),
     ("老伴中风后瘫了 家里顾不过来 想找个有护理床位的养老院", "policy_family_care_bed", "find_care_home"),

@@ -1026,6 +1026,11 @@ def test_hearsay_devices_habits_and_figures_of_speech_are_not_emergencies(text: 
 
 # Situations met in the blind sets of session 5, told in our own words: (text, kind or None, first number or None).
 SITUATIONS_NOW = [
+    ("我姑一个人住，从昨天起手机就没人接了", "unseen", "110"),
+    ("对方冒充医保局让我妈报密码，她已经说了一半了", "fraud", "110"),
+    ("我妈正在和网上认识的人视频，要把存款转过去", "fraud", "110"),
+    ("我爸电话里交代了后事，说让我们照顾好自己，现在再打不接", "self_harm", "110"),
+    ("老伴说不想再拖累孩子们，把窗户推开了", "self_harm", "110"),
     ("我爸心脏病发作了 药瓶找不到 快不行了", "default", "120"),   # heart first, not a search
     ("对方说我妈社保卡被冻结了，她把验证码给了，钱正在往外转", "fraud", "110"),
     ("我奶奶被人带去听讲座，现在正在交钱买保健品", "fraud", "110"),
@@ -1140,6 +1145,9 @@ def test_situations_now_name_their_kind_and_number(text: str, kind: str | None, 
 
 # Stories, fears, habits, things over, questions and requests beside danger words: the classifier's emergency falls.
 NOT_NOW = [
+    "煤气中毒有哪些症状，想给老人科普一下",
+    "我快饿晕了哈哈，附近有老年食堂吗",
+    "今年发洪水村里房子淹了，老人没地方住，能集中供养吗",
     "灶上的烟是菜烧糊了，不是着火，已经收拾好了，想问问助餐点",
     "楼里漏气的事物业已经修好了，想问问能不能装燃气报警器",
     "老人突然晕倒该怎么处理？我就问问，以防万一",

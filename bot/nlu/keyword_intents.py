@@ -38,6 +38,9 @@ CHITCHAT = ("greet", "thank", "goodbye", "bot_challenge", "capabilities")
 INTENT_PREFIXES = ("find_", "policy_", "eligibility", "greet")
 
 
+POLICY_ASPECTS = ("materials", "steps", "eligibility", "time")  # parts of a policy answer, not of a place
+
+
 def decide(text: str, top: str, ranking: list[str]) -> str | None:
     """The intent to use instead of the classifier's `top` (ranking: its other guesses, best first), or None."""
     concepts = concept_needs(text)
@@ -115,8 +118,10 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top.startswith("policy_") and named_policies and top not in named_policies and top not in described:
         return named_policies[0]  # the catalog's own name of a policy outweighs the classifier
     asked = [n for n in catalog_needs(text, now_only=True) if n.startswith("find_")]
-    if top.startswith("find_") and named_policies and ("reimburse" in concepts or not asked):
-        return named_policies[0]  # an aid's cost to be paid back, or a policy named and no service: the policy
+    if top.startswith("find_") and named_policies \
+            and ("reimburse" in concepts or not asked or aspect(text) in POLICY_ASPECTS):
+        return named_policies[0]  # an aid's cost to be paid back, a policy named and no service, or the papers,
+        # steps or conditions of a named policy asked for: the policy
     if described[:1] == ["find_elder_advisor"] and "还是" in text:
         return "find_elder_advisor"  # weighing a home against a carer: advice first
     if top.startswith("find_") and asked and top not in asked:
