@@ -7,8 +7,12 @@ Rasa's SQL tracker store, plus:
   power cut can lose the last turns) and a busy timeout of DB_TIMEOUT. Other databases get Rasa's own arguments.
 - Bounded and loud: reads and saves run in one worker thread (SQLite writes one at a time anyway; more threads
   fought over the GIL) and raise TrackerStoreUnavailable when the database fails or does not answer within
-  DB_TIMEOUT (default 1 s) plus 0.5 s of queueing, so a locked database never blocks the event loop, i.e. every
-  conversation. (Rasa wraps every store in FailSafeTrackerStore, which would swallow the error: bot/patches.py.)
+  DB_TIMEOUT (default 1 s) plus GRACE (1 s) of queueing, so a locked database never blocks the event loop, i.e.
+  every conversation. A call still queued when its turn gives up is cancelled, never run late. On SQLite a call
+  not started within GRACE is dropped too, so its busy wait (DB_TIMEOUT) ends within the bound; other databases
+  do not wait for locks that way, so their calls may queue for the whole bound (a busy machine, e.g. an instance
+  loading its model beside this one, queued saves past 0.5 s and lost turns). (Rasa wraps every store in
+  FailSafeTrackerStore, which would swallow the error: bot/patches.py.)
 - Flat turn cost: a turn used to load, replay, featurize and send to the action server every event of the session,
   so turn 250 of one conversation cost 13 times turn 10 (tools/bench_turns.py). `retrieve` now loads the last
   WINDOW events, from a turn boundary, after a snapshot of the conversation's state as of its last saved event
@@ -43,7 +47,7 @@ from catalog.db import sqlite_pool
 log = logging.getLogger(__name__)
 
 DB_TIMEOUT = float(os.environ.get("DB_TIMEOUT", "1"))
-GRACE = 0.5  # a call not started within this is dropped, so a SQLite busy wait ends before the bound
+GRACE = 1.0  # seconds of queueing allowed on top of DB_TIMEOUT (see the module docstring)
 WINDOW = 60  # events loaded per turn (about six turns)
 STORED = "_yinling_stored_events"  # on a loaded tracker: how many of its events are already in the database
 T = TypeVar("T")
@@ -107,6 +111,7 @@ class PooledSQLTrackerStore(SQLTrackerStore):
         create_tables(self.engine, [self.Base.metadata, Snapshots.metadata])
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="tracker-store")
+        self._start_within = GRACE if self.engine.dialect.name == "sqlite" else DB_TIMEOUT + GRACE
         TrackerStore.__init__(self, domain, event_broker, **kwargs)  # SQLTrackerStore's would build its own engine
 
     # --- bounded: every database call in the worker thread --------------------------------------------------------
@@ -115,7 +120,7 @@ class PooledSQLTrackerStore(SQLTrackerStore):
         queued = time.monotonic()
 
         def in_thread() -> T:
-            if time.monotonic() - queued > GRACE:
+            if time.monotonic() - queued > self._start_within:
                 raise TimeoutError("tracker store busy")
             return call(*args)
 

@@ -34,7 +34,7 @@ from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
 from bot.launcher import _wait, free_port
 from bot.locks import FairTicketLock
-from bot.stores import WINDOW, PooledSQLTrackerStore
+from bot.stores import DB_TIMEOUT, GRACE, WINDOW, PooledSQLTrackerStore, TrackerStoreUnavailable
 from tools.eval import send
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,6 +210,28 @@ def test_a_conversation_saved_before_snapshots_loads_whole(store: PooledSQLTrack
     turn(loaded, 30)
     run(store.save(loaded))  # and from then on it has a snapshot
     assert len(run(store.retrieve("long-4")).events) <= WINDOW + len(DOMAIN.slots) + 1
+
+
+def test_a_save_queued_behind_slow_calls_still_lands(store: PooledSQLTrackerStore) -> None:
+    """A busy machine (an instance loading its model beside this one) delays the worker: a save that waits in the
+    queue for most of a second is still made, and the next turn sees it."""
+    tracker = run(store.create_tracker("queued-1"))
+    turn(tracker, 0, SlotSet("category", "meal"))
+    store._worker.submit(time.sleep, 0.8)  # as long as saves queued on the CI machine
+    run(store.save(tracker))
+    assert run(store.retrieve("queued-1")).get_slot("category") == "meal"
+
+
+def test_a_call_queued_past_the_bound_fails_in_time_and_never_runs_late(store: PooledSQLTrackerStore) -> None:
+    tracker = run(store.create_tracker("queued-2"))
+    turn(tracker, 0)
+    store._worker.submit(time.sleep, DB_TIMEOUT + GRACE + 0.5)
+    started = time.monotonic()
+    with pytest.raises(TrackerStoreUnavailable):
+        run(store.save(tracker))
+    assert time.monotonic() - started < DB_TIMEOUT + GRACE + 0.3
+    store._worker.submit(time.sleep, 0).result()  # the worker is free again: the dropped save did not run
+    assert not [e for e in run(store.retrieve("queued-2")).events if isinstance(e, UserUttered)]
 
 
 def test_a_long_conversation_keeps_region_and_last_list(bot) -> None:
