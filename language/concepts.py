@@ -32,15 +32,25 @@ def _pattern_score(patterns: list[str], text: str) -> int:
     return max((2 * len(m.group(0)) for p in patterns if (m := re.search(p, text))), default=0)
 
 
+def _need_score(name: str, text: str) -> int:
+    """How well the text describes the need: its words, or its patterns (concepts.yml: needs, patterns)."""
+    d = _data()
+    return max(_score(d["needs"].get(name, []), text) if name in d["needs"] else 0,
+               _pattern_score(d["patterns"].get(name, []), text))
+
+
 @lru_cache(maxsize=1024)
 def _ranked(section: str, text: str) -> tuple[str, ...]:
     """Names of the section's entries the text describes, best first (cached: decide asks several times)."""
-    text = re.sub(_data()["either"], " ", re.sub(_data()["negated"], " ", text))
-    scores = {name: _score(groups, text) for name, groups in _data()[section].items()}
+    d = _data()
+    text = re.sub(d["either"], " ", re.sub(d["negated"], " ", text))
     if section == "needs":
-        for name, patterns in _data()["patterns"].items():
-            scores[name] = max(scores.get(name, 0), _pattern_score(patterns, text))
-    groups = {name: len(g) for name, g in _data()[section].items()}  # on a tie, more kinds of evidence win
+        scores = {name: _need_score(name, text) for name in dict.fromkeys([*d["needs"], *d["patterns"]])}
+        if scores.get("eligibility") and any(s for n, s in scores.items() if n.startswith("policy_")):
+            scores["eligibility"] = _need_score("eligibility", re.sub("|".join(d["yes_no_benefit"]), " ", text))
+    else:
+        scores = {name: _score(groups, text) for name, groups in d[section].items()}
+    groups = {name: len(g) for name, g in d[section].items()}  # on a tie, more kinds of evidence win
     return tuple(n for n, s in sorted(scores.items(), key=lambda kv: (-kv[1], -groups.get(kv[0], 0))) if s)
 
 

@@ -14,6 +14,7 @@ def negated(message: str, start: int | None, end: int | None = None) -> bool:
         return False
     w = words("negation")
     base = max(0, start - w["window"])
+    base += max((m.end() for m in re.finditer(r"[\s，,。；;！!？?]", message[base:start])), default=0)  # same clause
     found = [base + m.start() for n in w["negations"] for m in re.finditer(re.escape(n), message[base:start])]
     said = any(not (i and message[i - 1] in w["question_before"]) for i in found)  # "能办不 在…": a question
     return said or (end is not None and bool(re.match(w["after"], message[end:])))

@@ -169,7 +169,8 @@ def fix_homophones(text: str) -> str:
     Three or more characters: same syllables, and the written run no word of its own (护理员 stays). Two
     characters: same syllables and tones (an item's name: tones aside; any word: loose syllables with one character
     written right), and neither the pair nor either character with its outer neighbour is a word of its own ("主餐",
-    "住浴室" stay). A region's name only with its 省/市/区/县 written ("乔口区" is 硚口区; "临沂适老化" is 临沂 +
+    "住浴室" stay). Never a run with a function character the word lacks ("住不起" is no 助步器). A region's name
+    only with its 省/市/区/县 written ("乔口区" is 硚口区; "临沂适老化" is 临沂 +
     适老化, not 临沂市 + 老化).
     """
     index = _catalog_words()
@@ -181,6 +182,7 @@ def fix_homophones(text: str) -> str:
             n = len(key)
             written = text[i:i + n]
             if (tuple(sounds[how][i:i + n]) == key and re.fullmatch(f"[{CJK}]+", written)
+                    and not set(written) - set(word) & set(words("normalize")["function_chars"])
                     and not any(text.startswith(w, j) for j in range(i + 1, i + n) for w in _starts()
                                 if w != word and w not in word)
                     and (word[-1] not in _REGION_ENDS or written[-1] == word[-1])

@@ -30,6 +30,7 @@ class Assessment:
     discounted: frozenset[str] = field(default_factory=frozenset)  # cue groups seen only in the past or prevention
     asks: bool = False  # words of an ordinary request (想租, 想申请 …)
     alone: bool = False  # an emergency only if the message asks for nothing else (a cry for help: "救命")
+    told: bool = False  # a story is told (news, hearsay, a dream): danger words in it are not about now
 
     @property
     def _danger(self) -> frozenset[str]:
@@ -53,8 +54,8 @@ def _data() -> dict:
     data = dict(word_list("safety"))
     data["compiled"] = {g: re.compile("|".join(f"(?:{c})" for c in cues)) for g, cues in data["cues"].items()}
     data["scored"] = {g for f in data["frames"] for g in f.get("weights", {})}
-    lists = {k: data[k] for k in ("before", "after", "prevention", "present", "chronic", "over", "story", "request",
-                                  "pet")}
+    lists = {k: data[k] for k in ("before", "after", "prevention", "upgrade", "present", "chronic", "over", "story",
+                                  "request", "pet")}
     lists["urgent"] = data["cues"]["urgent"]
     data["markers"] = {k: [re.compile(w) for w in words] for k, words in lists.items()}
     return data
@@ -86,9 +87,9 @@ def about_now(text: str, start: int, end: int) -> bool:
     return True
 
 
-def _about_now(clause: str, start: int, end: int) -> bool:
-    """Whether the cue at [start, end) is about now: not followed by 过 (摔过, not 晕过去 or 没动过), and no time or
-    prevention marker reaches it across a present marker."""
+def _about_now(clause: str, start: int, end: int, group: str | None = None) -> bool:
+    """Whether the cue at [start, end) (of `group`) is about now: not followed by 过 (摔过, not 晕过去 or 没动过), and
+    no time or prevention marker reaches it across a present marker (a device's upgrade spares a fraud or a crime)."""
     d = _data()
     after = clause[end:end + 2]
     if after.startswith("过") and not after.startswith(("过去", "过来")) and "没" not in clause[start:end]:
@@ -106,7 +107,17 @@ def _about_now(clause: str, start: int, end: int) -> bool:
         return False
     if any(0 <= s - end <= reach and not blocked(end, s) for s, _ in _positions(markers["after"], clause)):
         return False
-    return not any(-reach <= s - end <= reach for s, _ in _positions(markers["prevention"], clause))
+    kinds = ["prevention"] + (["upgrade"] if group not in d["upgrade_spares"] else [])
+    return not any(-reach <= s - end <= reach for k in kinds for s, _ in _positions(markers[k], clause))
+
+
+def _device_before(clause: str, start: int) -> bool:
+    """Whether a device word comes shortly before `start` with no person named between ("遥控器按了没反应", not
+    "开关开着 我妈躺沙发上叫不醒")."""
+    d = _data()
+    window = clause[max(0, start - DEVICE_REACH):start]
+    found = [window.rfind(w) + len(w) for w in d["devices"] if w in window]
+    return bool(found) and not re.search(d["pet_person"], window[max(found):])
 
 
 def _groups(text: str) -> tuple[dict[str, int], set[str]]:
@@ -129,14 +140,13 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
         offset = whole.find(clause, offset)
         for group, pattern in d["compiled"].items():
             for m in pattern.finditer(clause):
-                if group in d["person_groups"] and not _PERSON.search(m.group()) \
-                        and any(w in clause[max(0, m.start() - DEVICE_REACH):m.start()] for w in d["devices"]):
+                if group in d["person_groups"] and not _PERSON.search(m.group()) and _device_before(clause, m.start()):
                     continue  # a device that does not respond, not a person ("跟他说话 … 不回答" is a person)
                 if group in d["negatable"] and clause[:m.start()].endswith(tuple(d["negation"])):
                     continue  # "没冒烟", "打不着火", "没摔倒": denied
                 pos = offset + m.start()
                 fresh = (pos >= over or group in d["over_keeps"]) and not told(pos) \
-                    and _about_now(clause, m.start(), m.end())
+                    and _about_now(clause, m.start(), m.end(), group)
                 if fresh and group in d["scored"] and chronic >= 0 and urgent < chronic:
                     fresh = False
                 if fresh:
@@ -169,9 +179,10 @@ def assess(text: str) -> Assessment:
     """Whether the message describes an emergency now, and which numbers to call first."""
     now, past = _groups(text)
     asks = bool(_positions(_data()["markers"]["request"], _joined(text)))
+    told = bool(_positions(_data()["markers"]["story"], _joined(text)))
     for frame in _data()["frames"]:
         if _holds(frame, now, asks):
             return Assessment(True, frame["kind"], tuple(frame["numbers"]), frozenset(now), frozenset(past), asks,
-                              frame.get("alone", False))
+                              frame.get("alone", False), told)
     kind = next((k["kind"] for k in _data()["unsure"] if set(k["groups"]) & set(now)), "default")
-    return Assessment(False, kind, groups=frozenset(now), discounted=frozenset(past), asks=asks)
+    return Assessment(False, kind, groups=frozenset(now), discounted=frozenset(past), asks=asks, told=told)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.nlu.keyword_intents import decide
+from language.aspects import aspect
 from language.concepts import catalog_needs, concept_item, concept_needs
 from language.normalize import normalize
 
@@ -333,3 +334,29 @@ def test_别人_is_no_negation() -> None:
 ])
 def test_more_needs_and_subjects_by_meaning(message: str, top: str, want: str) -> None:
     assert decide(normalize(message), top, []) == want
+
+
+def test_a_potential_complement_is_no_homophone_typo() -> None:
+    assert normalize("养老院太贵了住不起") == "养老院太贵了住不起"  # not 助步器
+    assert normalize("养劳院") == "养老院"
+
+
+def test_a_yes_no_subsidy_question_asks_about_the_policy_described_beside_it() -> None:
+    assert concept_needs(normalize("想给老人厕所装个扶手，有没有补贴"))[0] == "policy_home_adaptation"
+    assert concept_needs(normalize("我爸八十了，有没有补贴"))[0] == "eligibility"
+
+
+@pytest.mark.parametrize("message,need", [
+    ("不是要去养老院，白天有人照看、管顿饭就行", "find_day_care"),   # the home refused, the day named
+    ("老人就在自己家住着，像养老院那样有人定期上门护理，叫什么", "policy_family_care_bed"),   # compared, not asked for
+    ("家属累了，能不能申请让人替着照顾老人几天", "policy_respite_care"),
+])
+def test_a_need_said_against_another(message: str, need: str) -> None:
+    assert concept_needs(normalize(message))[0] == need
+    assert "find_care_home" not in catalog_needs(normalize(message))
+
+
+def test_an_aids_rent_paid_back_is_the_insurance_and_signs_asked_are_knowledge() -> None:
+    assert decide(normalize("租轮椅的钱能报不"), "find_equipment_rental", []) == "policy_ltc_insurance"
+    assert decide(normalize("心梗的前兆是什么，想先了解下"), "find_medical_care", []) == "out_of_scope"
+    assert aspect(normalize("这个要自己掏钱吗")) == "price"
