@@ -1163,6 +1163,28 @@ SITUATIONS_NOW = [
     ("大水已经漫到我家二楼了，我跟老母亲困在楼顶", "trapped", "119"),
     ("河边有个老人掉下去了，正被水冲向下游，我们够不着", "trapped", "119"),
     ("路边有个大爷晒得满脸通红一直在吐，问他家在哪他说不知道自己在哪", None, "120"),   # ill first, then lost
+    ("我爸进浴室一个多小时没出来，门锁着，喊他不答应", "default", "120"),   # behind a door, unwell
+    ("我爸开的拖拉机翻了，他被压在底下", "default", "120"),   # pinned and hurt
+    ("我爸攥着菜刀说活着没意思，我们拉不住", "self_harm", "110"),
+    ("隔壁阿婆在屋里一直喊哎哟，敲门也不开", "default", "120"),
+    ("隔着窗户看见我姨躺在厨房地上", "default", "120"),
+    ("在外地看家里监控，我爸在地上爬，起不来", "default", "120"),
+    ("燃气表走得飞快，屋里有股味道，我妈倒在地上", "gas", "120"),
+    ("烧纸的时候被子燎着了，老人还坐在床上", "fire", "119"),
+    ("我爸突然浑身抽，眼珠子往上翻", None, "120"),
+    ("有人在银行门口说帮我妈升级医保卡，卡和密码都给他了，那人还在旁边", "fraud", "110"),
+    ("吃了头孢又喝了酒，现在脸通红喘不上气", None, "120"),
+    ("我妈降压药一大把吞了，血压只有六十几", None, "120"),
+    ("哮喘犯了，喷了好几次药都不管用，说话一个字一个字的", None, "120"),
+    ("卫生间里咚一声，喊她没应，门推不动", "default", "120"),
+    ("我奶奶被电了一下，手还抓着线不撒开", None, "120"),
+    ("我爸肚子疼得直不起腰，吐出来的都带血", None, "120"),
+    ("我爸在地里干活一下趴那了，不喘气了", None, "120"),
+    ("我 头 好 疼 右 手 拿 不 住 东西", None, "120"),   # typed a character at a time
+    ("胸口闷得慌 左膀子也麻", None, "120"),
+    ("头昏得厉害 看东西两个影子", None, "120"),
+    ("我妈坐在窗台上，两条腿吊在外面，说不想活了", "self_harm", "110"),
+    ("河里有个老人正被水冲着走，我们拉不上来", "trapped", "119"),
 ]
 
 
@@ -1255,6 +1277,13 @@ NOT_NOW = [
     "我姥姥气管一直不好，晚上喘得厉害，想借台制氧机",   # a lasting condition beside a request
     "前天我爸在电梯里困了二十分钟，人没有事，想问加装电梯有没有补贴",   # over, a request
     "听说隔壁村有个老汉叫大水冲走了，我们这边有敬老院吗",   # a story beside a request
+    "物业说昨天有个老人迷了路，家属已经接回家了，想问附近有没有日托",   # over
+    "我爸天天说自己快不行了，其实能吃能睡，想给他报个老年大学",   # a habit of saying
+    "我妈说梦话喊救命，醒了说是做噩梦",
+    "我爸嘴歪了，医院说是面瘫不是中风，已经在扎针，想找上门理疗",
+    "我爸搓麻将输了钱，回来嘴撇得跟天塌了似的，笑死我了",   # a joke
+    "如果有人在路上摔倒了，应该马上扶还是先打电话",   # first aid asked in general
+    "叫一趟救护车大概几多钱",
 ]
 
 
@@ -1286,3 +1315,9 @@ def test_money_sent_last_month_and_wanted_back_is_legal_aid() -> None:
 def test_a_friend_found_days_later_is_a_story_beside_a_request() -> None:
     text = normalize("我有一个老朋友在家摔倒了好几天才被发现 我也想装个紧急呼叫")
     assert decide(text, "emergency", []) != "emergency", assess(text)
+
+
+def test_a_fall_now_asked_how_to_help_stays_an_emergency() -> None:
+    """First aid asked in general is knowledge; asked about one's own father on the floor, it is an emergency."""
+    assert decide(normalize("我爸摔倒了，要不要马上扶他起来"), "emergency", []) == "emergency"
+    assert decide(normalize("如果有人在路上摔倒了，应该马上扶还是先打电话"), "emergency", []) != "emergency"
