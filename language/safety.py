@@ -30,7 +30,7 @@ class Assessment:
     discounted: frozenset[str] = field(default_factory=frozenset)  # cue groups seen only in the past or prevention
     asks: bool = False  # words of an ordinary request (想租, 想申请 …)
     alone: bool = False  # an emergency only if the message asks for nothing else (a cry for help: "救命")
-    told: bool = False  # a story is told (news, hearsay, a dream): danger words in it are not about now
+    told: bool = False  # a story is told (news, hearsay, a dream), or a fear with no cue at all: not about now
 
     @property
     def _danger(self) -> frozenset[str]:
@@ -178,8 +178,10 @@ def _holds(frame: dict, groups: dict[str, int], asks: bool) -> bool:
 def assess(text: str) -> Assessment:
     """Whether the message describes an emergency now, and which numbers to call first."""
     now, past = _groups(text)
-    asks = bool(_positions(_data()["markers"]["request"], _joined(text)))
-    told = bool(_positions(_data()["markers"]["story"], _joined(text)))
+    markers, whole = _data()["markers"], _joined(text)
+    asks = bool(_positions(markers["request"], whole))
+    told = bool(_positions(markers["story"], whole)) \
+        or (not now and not past and any(_positions(markers[k], whole) for k in ("prevention", "before")))
     for frame in _data()["frames"]:
         if _holds(frame, now, asks):
             return Assessment(True, frame["kind"], tuple(frame["numbers"]), frozenset(now), frozenset(past), asks,

@@ -1302,6 +1302,9 @@ NOT_NOW = [
     "电视里演了个老人半夜走丢的剧，看得我直掉眼泪",   # a drama
     "装了摄像头能防得住护工打人吗，我还在考虑",   # prevention
     "他有点糊涂，脾气大还打人，普通养老院不收，哪里有专门收的",   # a habit beside a request
+    "楼下那个水塘要不要围起来，怕老人掉进去",   # a fear, no danger told of
+    "我快被我家老头子气出病来了，电视声音天天开那么大",   # a figure of speech
+    "要是我哪天摔了起不来，你能帮我打电话吗",   # a hypothetical
 ]
 
 
