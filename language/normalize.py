@@ -163,6 +163,18 @@ def _is_typo(text: str, i: int, word: str) -> bool:
     return not any(text[a:b] in common for a, b in spans if (a, b) != (i, i + 2) or text[a:b] != word)
 
 
+def _before_service(text: str, i: int) -> bool:
+    """Whether "服务" follows at i."""
+    return text.startswith(tuple(words("normalize")["service_after"]), i)
+
+
+def _service_typo(text: str, i: int, word: str) -> bool:
+    """A pair sounding like `word` right before "服务" is that word ("助欲服务"), even where its first character makes
+    a word with the one before ("有助"), unless the pair or the three characters ending it are a word ("有助于")."""
+    common = _common_words()
+    return _before_service(text, i + 2) and text[i:i + 2] not in common and text[max(0, i - 1):i + 2] not in common
+
+
 def fix_homophones(text: str) -> str:
     """Replace a run of characters that sounds like a catalog word but is written otherwise.
 
@@ -187,8 +199,8 @@ def fix_homophones(text: str) -> str:
                                 if w != word and w not in word)
                     and (word[-1] not in _REGION_ENDS or written[-1] == word[-1])
                     and (how != "loose" or sum(a != b for a, b in zip(written, word, strict=True)) <= max(1, n // 2)
-                         or (n == 2 and text.startswith(tuple(words("normalize")["service_after"]), i + n)))
-                    and (written == word or (_is_typo(text, i, word) if n == 2
+                         or (n == 2 and _before_service(text, i + n)))
+                    and (written == word or (_is_typo(text, i, word) or _service_typo(text, i, word) if n == 2
                                              else word[-1] in _REGION_ENDS or written not in _common_words()))):
                 out.append(word)
                 i += n

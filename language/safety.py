@@ -163,6 +163,9 @@ def _groups(text: str) -> tuple[dict[str, int], set[str]]:
 
 def _holds(frame: dict, groups: dict[str, int], asks: bool) -> bool:
     if "score" in frame:  # a group counts at most twice ("头晕 想吐"); a request needs one point more
+        signs = [g for g in frame["weights"] if g not in _data()["context"]]
+        if signs and not any(groups.get(g) for g in signs):
+            return False  # haste alone ("紧急 快点") is no sign of danger
         cap = frame.get("cap", 2)
         bar = frame["score"] + (asks and not frame.get("despite_request", False))
         return sum(w * min(groups.get(g, 0), cap) for g, w in frame["weights"].items()) >= bar

@@ -360,3 +360,13 @@ def test_an_aids_rent_paid_back_is_the_insurance_and_signs_asked_are_knowledge()
     assert decide(normalize("租轮椅的钱能报不"), "find_equipment_rental", []) == "policy_ltc_insurance"
     assert decide(normalize("心梗的前兆是什么，想先了解下"), "find_medical_care", []) == "out_of_scope"
     assert aspect(normalize("这个要自己掏钱吗")) == "price"
+
+
+def test_slips_and_plain_words_of_schooling_farewell_and_price() -> None:
+    assert normalize("帮我转人宫") == "帮我转人工"
+    assert normalize("江夏有助欲服务吗") == "江夏有助浴服务吗"  # before 服务, though 有助 is a word
+    assert normalize("这个有助于服务老人") == "这个有助于服务老人"
+    assert decide(normalize("问下孙子小升初的学区"), "find_service_x", []) == "out_of_scope"
+    assert aspect(normalize("一顿好多钱")) == "price"
+    assert concept_needs(normalize("没儿没女，能不能让政府养着"))[0] == "policy_special_hardship"
+    assert concept_needs(normalize("想找个地方帮老人打官司"))[0] == "find_legal_aid"
