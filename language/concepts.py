@@ -35,7 +35,7 @@ def _pattern_score(patterns: list[str], text: str) -> int:
 def _need_score(name: str, text: str) -> int:
     """How well the text describes the need: its words, or its patterns (concepts.yml: needs, patterns)."""
     d = _data()
-    return max(_score(d["needs"].get(name, []), text) if name in d["needs"] else 0,
+    return max(_score(d["needs"][name], text) if name in d["needs"] else 0,
                _pattern_score(d["patterns"].get(name, []), text))
 
 

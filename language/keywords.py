@@ -38,7 +38,8 @@ def false_alarm(text: str, request: bool) -> bool:
     """Whether the classifier's "emergency" is wrong where the situation is not one: words of an ordinary request
     (想租, 想申请 …); a service or policy named or described (`request`) beside only weak cues of danger ("起不来"
     beside a commode chair); or no cue of danger told of now and either danger words told only of the past or
-    prevention ("前年迷过一回路"), a `request`, or a story told (news, hearsay)."""
+    prevention ("前年迷过一回路"), a `request`, or a story told (news, hearsay, or only a fear or a past time with no
+    cue of danger at all)."""
     a = assess(text)
     return not _sure(text, request) and (a.asks or (request and a.weak_only)
                                          or (not a.danger_now and (bool(a.discounted) or request or a.told)))

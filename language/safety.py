@@ -112,8 +112,8 @@ def _about_now(clause: str, start: int, end: int, group: str | None = None) -> b
 
 
 def _device_before(clause: str, start: int) -> bool:
-    """Whether a device word comes shortly before `start` with no person named between ("遥控器按了没反应", not
-    "开关开着 我妈躺沙发上叫不醒")."""
+    """Whether a device word comes shortly before `start` with no person named between ("收音机拍了半天没动静", not
+    "电视还开着 老伴歪在椅子上喊不应")."""
     d = _data()
     window = clause[max(0, start - DEVICE_REACH):start]
     found = [window.rfind(w) + len(w) for w in d["devices"] if w in window]
