@@ -31,7 +31,7 @@ from actions.policies import answer_policy, answer_policy_detail
 from actions.services import answer_point_detail, answer_service, ask_place, category_buttons
 from catalog.query import Regions
 from language.concepts import concept_item, concept_needs, off_topic, rents
-from language.safety import assess
+from language.keywords import emergency_kind
 from replies import Reply, button, t, templates
 from replies.contract import Task
 
@@ -84,7 +84,7 @@ class ActionFollowUp(CatalogAction):
 
 def _emergency_first(message: str) -> tuple[str, str]:
     """(kind of situation, the first line's template): the number(s) to call come first (language/safety.yml)."""
-    kind = assess(message).kind
+    kind = emergency_kind(message)
     return kind, f"emergency_{kind}" if f"emergency_{kind}" in templates() else "emergency"
 
 

@@ -31,6 +31,7 @@ class Assessment:
     asks: bool = False  # words of an ordinary request (想租, 想申请 …)
     alone: bool = False  # an emergency only if the message asks for nothing else (a cry for help: "救命")
     told: bool = False  # a story is told (news, hearsay, a dream), or a fear with no cue at all: not about now
+    leaning: bool = False  # without an emergency, whether cues lean to a kind (else kind is only the default)
 
     @property
     def _danger(self) -> frozenset[str]:
@@ -189,5 +190,6 @@ def assess(text: str) -> Assessment:
         if _holds(frame, now, asks):
             return Assessment(True, frame["kind"], tuple(frame["numbers"]), frozenset(now), frozenset(past), asks,
                               frame.get("alone", False), told)
-    kind = next((k["kind"] for k in _data()["unsure"] if set(k["groups"]) & set(now)), "default")
-    return Assessment(False, kind, groups=frozenset(now), discounted=frozenset(past), asks=asks, told=told)
+    kind = next((k["kind"] for k in _data()["unsure"] if set(k["groups"]) & set(now)), None)
+    return Assessment(False, kind or "default", groups=frozenset(now), discounted=frozenset(past), asks=asks,
+                      told=told, leaning=kind is not None)

@@ -1366,3 +1366,27 @@ def test_a_fall_now_asked_how_to_help_stays_an_emergency() -> None:
     """First aid asked in general is knowledge; asked about one's own father on the floor, it is an emergency."""
     assert decide(normalize("我爸摔倒了，要不要马上扶他起来"), "emergency", []) == "emergency"
     assert decide(normalize("如果有人在路上摔倒了，应该马上扶还是先打电话"), "emergency", []) != "emergency"
+
+
+@pytest.mark.parametrize("text,kind,first", [
+    ("单元里一股天然气的味道，是从五楼李奶奶门口传出来的，按门铃半天没人开", "gas_locked", "119"),
+    ("我买完菜走着走着就不认得路了，这是哪儿啊，我想回家", "missing", "110"),
+    ("家里来了个推销保健品的，非要我爸说出存折密码，人这会儿还没走", "fraud", "110"),
+    ("两个男的自称是社区来登记的，让我婆婆把金项链拿出来拍照，现在还在客厅不走", "fraud", "110"),
+    ("有个不认识的人一路跟着我奶奶回来，这会儿还在楼下转悠", "threat", "110"),
+    ("一个老太太翻到了桥边护栏外面，坐在那里一直哭", "self_harm", "110"),
+    ("大水漫过了河堤，我大伯没撤出来，爬到平顶上等人来救", "trapped", "119"),
+    ("护工说老人吃东西噎着了，现在发不出声音", "default", "120"),
+])
+def test_gas_behind_a_door_lost_now_frauds_at_home_and_people_at_an_edge(text: str, kind: str, first: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind, (a.kind, sorted(a.groups))
+    assert a.numbers[0] == first
+
+
+@pytest.mark.parametrize("text", [
+    "在楼顶上晒被子的时候想起来问问，高龄补贴咋领",
+    "我丈人脑子糊涂，出门老找不着家，有没有专门看护这种老人的地方",
+])
+def test_a_roof_for_laundry_and_a_place_asked_for_a_confused_father_are_not_emergencies(text: str) -> None:
+    assert keyword_intent(normalize(text)) != "emergency"

@@ -11,6 +11,7 @@ import yaml
 from actions.context import mentioned_needs, negated_needs, place_problem
 from language.needs import catalog_words
 from language.normalize import chinese_number, clean, normalize
+from language.situation import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,13 +76,9 @@ def _sentences(path: Path) -> set[str]:
 
 
 def _training_examples() -> list[str]:
-    out = []
-    for f in (ROOT / "data" / "nlu").glob("*.yml"):
-        for block in yaml.safe_load(f.read_text(encoding="utf-8")).get("nlu") or []:
-            for line in str(block.get("examples", "")).splitlines():
-                line = line.strip().removeprefix("- ").strip()
-                out.append(re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line))
-    return out
+    """Every training message: data/nlu (all intents) and the learned reading's data/safety."""
+    data = corpus()
+    return [text for text, _ in data.emergencies] + data.ordinary
 
 
 def _squeeze(s: str) -> str:
