@@ -19,12 +19,14 @@ def phrases() -> dict[str, list[str]]:
     return word_list("keyword_intents")
 
 
-def _doubted(a: Assessment, request: bool) -> bool:
+def _doubted(text: str, a: Assessment, request: bool) -> bool:
     """Why a statistical emergency falls: words of an ordinary request (想租, 想申请 …); a service or policy named or
     described (`request`) beside only weak cues of danger ("起不来" beside a commode chair); or no cue of danger told
-    of now and either danger words told only of the past or prevention ("前年迷过一回路"), a `request`, or a story
-    told (news, hearsay, or only a fear or a past time with no cue of danger at all)."""
-    return a.asks or (request and a.weak_only) or (not a.danger_now and (bool(a.discounted) or request or a.told))
+    of now and either danger words told only of the past or prevention ("前年迷过一回路"), a `request`, a story told
+    (news, hearsay, or only a fear or a past time with no cue of danger at all), or a learned reading that finds an
+    emergency unlikely (a question about an ambulance's fee)."""
+    return a.asks or (request and a.weak_only) or (not a.danger_now and (
+        bool(a.discounted) or request or a.told or likelihood(text) < word_list("safety")["learned"]["unlikely"]))
 
 
 def _learned(text: str, a: Assessment, request: bool) -> bool:
@@ -44,7 +46,7 @@ def _sure(text: str, request: bool) -> bool:
     a = assess(text)
     if a.emergency:
         return not (a.alone and (request or a.asks))
-    return _learned(text, a, request) and not _doubted(a, request)
+    return _learned(text, a, request) and not _doubted(text, a, request)
 
 
 def keyword_intent(text: str, request: bool = False) -> str | None:
@@ -61,7 +63,7 @@ def danger_now(text: str) -> bool:
 
 def false_alarm(text: str, request: bool) -> bool:
     """Whether the classifier's "emergency" is wrong: no emergency stands and something doubts it (`_doubted`)."""
-    return not _sure(text, request) and _doubted(assess(text), request)
+    return not _sure(text, request) and _doubted(text, assess(text), request)
 
 
 def emergency_kind(text: str) -> str:

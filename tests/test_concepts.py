@@ -370,3 +370,16 @@ def test_slips_and_plain_words_of_schooling_farewell_and_price() -> None:
     assert aspect(normalize("一顿好多钱")) == "price"
     assert concept_needs(normalize("无儿无女，想让政府养着行不"))[0] == "policy_special_hardship"
     assert concept_needs(normalize("想找个地方帮老人打官司"))[0] == "find_legal_aid"
+
+
+@pytest.mark.parametrize("text,top,want", [
+    ("想请大夫上门给我爸看看腿", "policy_family_doctor", "find_medical_care"),
+    ("做完手术伤口要换药 有没有护士能来", "find_elder_advisor", "find_medical_care"),
+    ("养老院的床摆在自己家里 这个能办不", "find_care_home", "policy_family_care_bed"),
+    ("一百岁的老寿星能领啥补贴", "eligibility", "policy_high_age_allowance"),
+    ("公家的敬老院要怎么排", "find_care_home", "policy_care_home_admission"),
+    ("老两口没儿没女 能进养老院吗", "find_care_home", "policy_special_hardship"),
+])
+def test_home_visits_dressings_beds_at_home_centenarians_queues_and_the_childless(text: str, top: str,
+                                                                                    want: str) -> None:
+    assert decide(normalize(text), top, []) == want

@@ -18,6 +18,7 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from language.aspects import aspect
 from language.normalize import normalize
 from language.numbers import age, ordinal, position_index
 from language.places import ambiguous_city, ambiguous_meant, place_problem, sub_place_district
@@ -591,3 +592,11 @@ def test_point_details_by_ordinal(listed: dict) -> None:
     assert "第2个" in _detail("第二个地址", listed)
     assert f"共{count}个" in _detail(f"第{count + 4}个电话", listed)  # out of range: says so, never the first
     assert "第几个" in _detail("电话多少", listed)  # several places and no ordinal: asks which
+
+
+def test_wuhan_where_and_when_read_as_standard_words_only_standing_alone() -> None:
+    assert normalize("这是么地方") == "这是什么地方"
+    assert normalize("么时候开门") == "什么时候开门"
+    for fine in ("怎么地方都找不到", "那又怎么地", "什么地方"):
+        assert normalize(fine) == fine
+    assert aspect(normalize("什么人可以办")) == "eligibility"
