@@ -32,6 +32,7 @@ from actions.services import answer_point_detail, answer_service, ask_place, cat
 from catalog.query import Regions
 from language.concepts import concept_item, concept_needs, off_topic, rents
 from language.keywords import emergency_kind
+from language.numbers import age
 from replies import Reply, button, t, templates
 from replies.contract import Task
 
@@ -204,6 +205,9 @@ def understood(tracker: Tracker, session: Session, regions: Regions,
         return answer_policy(session, regions, state.topic, place)
     if state.last_task == "policy" and aspect(message):
         return answer_policy_detail(tracker, session, regions, state)
+    if state.last_task == "policy" and state.topic and age(message) and not concept_needs(message):
+        return answer_policy(session, regions, state.topic, current_place(tracker, regions, state))  # the person's
+        # age told after a policy answer ("她八十好几了"): the same policy, nothing else asked
     if state.last_task == "find_service" and state.category and (ordinal(message) or aspect(message)):
         return answer_point_detail(tracker, session, regions, state)
     needs = mentioned_needs(message) or [n for n in concept_needs(message) if n.startswith(NEED_PREFIXES)]

@@ -108,17 +108,23 @@ def _readings(word: str, style: Style) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(out))
 
 
+def _short_district_names() -> set[str]:
+    """Districts' and counties' two-character names without 区/县 ("蔡甸", "莒南"), as people say them."""
+    return {a for r in load_regions() if r["level"] == "district" for a in r.get("aliases", ())
+            if len(a) == 2 and a != r["name"]}
+
+
 @lru_cache(maxsize=1)
 def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
     """Catalog words of 2+ characters by the loose pinyin of their first character, as (syllables, word, how the
     syllables compare: "toned", "plain" or "loose"), for every reading of the word. Two-character words are keyed
     with tones (fewer collisions), longer ones without; two-character item words also without tones ("论椅" is 轮椅
     when it is no word of its own), and every word loosely when at most one character in two is written wrong
-    ("失知" is 失智, "高林金贴" 高龄津贴); longer words first."""
+    ("失知" is 失智, "高林金贴" 高龄津贴)."""
     tax = load_taxonomy()
     items = set(tax.item_words())
     names = {w for group in (tax.categories, tax.topics) for v in group.values() for w in v["words"]}
-    names |= items | {r["name"] for r in load_regions()}
+    names |= items | {r["name"] for r in load_regions()} | _short_district_names()
     index: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
     for w in sorted((w for w in names if len(w) >= 2 and re.fullmatch(f"[{CJK}]+", w)), key=len, reverse=True):
         entries = []
@@ -130,6 +136,8 @@ def _catalog_words() -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
             entries += [(toned, w, "toned") for toned in _readings(w, Style.TONE3)]
         for key, word, how in dict.fromkeys(entries):
             index.setdefault(_loose(key[0]), []).append((key, word, how))
+    for bucket in index.values():  # longer words first; of one length, a word heard exactly before one heard loosely
+        bucket.sort(key=lambda e: (-len(e[0]), e[2] == "loose"))
     return index
 
 
@@ -139,6 +147,16 @@ def _starts() -> frozenset[str]:
     tax = load_taxonomy()
     return frozenset({w for group in (tax.categories, tax.topics) for v in group.values() for w in v["words"]}
                      | set(tax.item_words()))
+
+
+@lru_cache(maxsize=1)
+def _place_names() -> frozenset[str]:
+    """Streets, towns, communities and landmarks (towns.yml, landmarks.yml), also without 街道/镇/乡/社区/村: a place's
+    own name is never a typo of a district's ("蔡店" is a town, not 蔡甸)."""
+    towns = words("towns")
+    names = {n for section in towns.values() for group in section.values() for n in group}
+    names |= {n for group in words("landmarks")["landmarks"].values() for n in group}
+    return frozenset(names | {re.sub("(街道|镇|乡|社区|村)$", "", n) for n in names})
 
 
 @lru_cache(maxsize=1)
@@ -198,6 +216,7 @@ def fix_homophones(text: str) -> str:
                     and not any(text.startswith(w, j) for j in range(i + 1, i + n) for w in _starts()
                                 if w != word and w not in word)
                     and (word[-1] not in _REGION_ENDS or written[-1] == word[-1])
+                    and (written == word or written not in _place_names())
                     and (how != "loose" or sum(a != b for a, b in zip(written, word, strict=True)) <= max(1, n // 2)
                          or (n == 2 and _before_service(text, i + n)))
                     and (written == word or (_is_typo(text, i, word) or _service_typo(text, i, word) if n == 2

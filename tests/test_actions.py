@@ -8,7 +8,7 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import ActionClarify, ActionEmergency, ActionFollowUp, ActionHandoff
+from actions.conversation import ActionClarify, ActionEmergency, ActionFollowUp, ActionHandoff, ActionOutOfScope
 from actions.eligibility import ActionEligibility, ValidateEligibilityForm
 from actions.policies import ActionPolicy
 from actions.services import ActionFindService
@@ -255,3 +255,11 @@ def test_the_nth_place_after_a_policy_question_is_the_list() -> None:
     assert payload["task"] == "find_service" and payload["category"] == "meal"
     assert [i["id"] for i in payload["items"]] == [listed["items"][0]["id"]]
     assert slots_of(events)["category"] == "meal"
+
+
+def test_an_age_told_after_a_policy_answer_keeps_the_policy() -> None:
+    """The person's age given on its own after a policy answer: the same policy again, not "I can't help"."""
+    slots = {"last_task": "policy", "topic": "high_age_allowance", "region_code": "420103"}
+    payload, _, _, _ = run(ActionOutOfScope(), make_tracker("我爸今年八十七了", "out_of_scope", slots=slots))
+    assert payload["task"] == "policy" and payload["topic"] == "high_age_allowance"
+    assert payload["region"]["district"] == "江汉区"

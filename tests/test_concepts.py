@@ -383,3 +383,33 @@ def test_slips_and_plain_words_of_schooling_farewell_and_price() -> None:
 def test_home_visits_dressings_beds_at_home_centenarians_queues_and_the_childless(text: str, top: str,
                                                                                     want: str) -> None:
     assert decide(normalize(text), top, []) == want
+
+
+@pytest.mark.parametrize("text,top,want", [
+    ("新闻上说有个老头被骗了十万 后来追回来了没有", "find_legal_aid", "out_of_scope"),
+    ("看了个视频讲养老院的护工偷懒 看得我好心酸", "find_care_home", "out_of_scope"),
+    ("看了新闻想给我爸找个日托", "find_day_care", "find_day_care"),
+])
+def test_a_service_inside_a_news_story_is_no_request(text: str, top: str, want: str) -> None:
+    assert decide(normalize(text), top, []) == want
+
+
+@pytest.mark.parametrize("text,top,want", [
+    ("要是老人在家突然抽起来了 是先打120还是先按住他 我先学学", "chitchat", "out_of_scope"),
+    ("救心丸是嚼碎还是含着 先问清楚备着", "policy_family_doctor", "out_of_scope"),
+    ("老伴刚摔倒在厕所爬不起来 先扶还是先打120", "find_bathing", "emergency"),
+])
+def test_what_to_do_first_asked_ahead_is_knowledge_but_asked_now_is_an_emergency(text: str, top: str,
+                                                                                 want: str) -> None:
+    assert decide(normalize(text), top, []) == want
+
+
+@pytest.mark.parametrize("text,top,want", [
+    ("村里其他老人都领了高龄津贴 我奶奶怎么没有", "eligibility", "policy_high_age_allowance"),
+    ("住医养结合的院子 费用能报长护险吗", "find_medical_care", "policy_ltc_insurance"),
+    ("啥补贴都不懂 有没有养老顾问能帮着理一理", "eligibility", "find_elder_advisor"),
+    ("我妈牙不好 吃饭的问题愁死了", "out_of_scope", "find_meal"),
+])
+def test_other_people_a_cost_paid_back_the_advisor_named_and_meals_as_a_problem(text: str, top: str,
+                                                                                 want: str) -> None:
+    assert decide(normalize(text), top, []) == want

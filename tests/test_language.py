@@ -600,3 +600,10 @@ def test_wuhan_where_and_when_read_as_standard_words_only_standing_alone() -> No
     for fine in ("怎么地方都找不到", "那又怎么地", "什么地方"):
         assert normalize(fine) == fine
     assert aspect(normalize("什么人可以办")) == "eligibility"
+
+
+def test_a_district_named_without_its_suffix_is_repaired_by_ear_but_a_town_stays() -> None:
+    assert normalize("菜甸有没有助浴") == "蔡甸有没有助浴"
+    assert normalize("举南的老年大学") == "莒南的老年大学"
+    assert normalize("江安区有养老院吗") == "江岸区有养老院吗"  # heard exactly beats heard loosely (咸安区)
+    assert normalize("蔡店有没有日托") == "蔡店有没有日托"  # a town of 黄陂区, not 蔡甸

@@ -1390,3 +1390,13 @@ def test_gas_behind_a_door_lost_now_frauds_at_home_and_people_at_an_edge(text: s
 ])
 def test_a_roof_for_laundry_and_a_place_asked_for_a_confused_father_are_not_emergencies(text: str) -> None:
     assert keyword_intent(normalize(text)) != "emergency"
+
+
+def test_an_unsure_emergency_guess_falls_beside_a_request_after_a_checked_fall() -> None:
+    text = normalize("姥爷在院里摔了一跤 诊所看了说骨头没伤着 想在台阶上装个扶手 能补贴吗")
+    assert decide(text, "nlu_fallback", ["emergency"]) != "emergency"
+
+
+def test_a_call_returned_later_ends_the_worry() -> None:
+    text = normalize("我妈电话一直打不通 吓我一跳 后来她回过来了 说在菜场没听见 有没有适合老人的手机")
+    assert decide(text, "emergency", ["out_of_scope"]) != "emergency"

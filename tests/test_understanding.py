@@ -122,6 +122,7 @@ def test_no_eval_sentence_in_code_comments() -> None:
 @pytest.mark.parametrize("message,intent", [
     ("快来人啊 我妈晕倒在厨房了", "emergency"), ("爷爷下午出去散步走丢了", "emergency"),
     ("我要投诉你们这个服务", "handoff"), ("帮我转人工", "handoff"), ("你是真人吗", None),
+    ("说了半天没用 给我转个人来", "handoff"), ("我要和工作人员通个电话", "handoff"), ("转个弯就到了吗", None),
     ("江汉区的助餐点", None),
 ])
 def test_keyword_intents(message: str, intent: str | None) -> None:

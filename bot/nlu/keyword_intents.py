@@ -57,10 +57,14 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top == "emergency" and false_alarm(text, bool(ordinary)):
         top = "find_equipment_rental" if concept_item(text) and not named and not described \
             else next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
-    if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text):
-        return "emergency"  # the classifier's best guess, though unsure, and a danger told of now
-    if off_topic(text, first=True) and not named and top != "emergency":
-        return "out_of_scope"  # a remedy, a film, a ticket: a subject of its own, no request for care beside it
+    if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text) and not false_alarm(text, bool(ordinary)):
+        return "emergency"  # the classifier's best guess, though unsure, and a danger told of now that nothing doubts
+    if off_topic(text, first=True) and (not named or ("media" in concepts and not requested(text))) \
+            and top != "emergency":
+        return "out_of_scope"  # a remedy, a film, a ticket: a subject of its own, no request for care beside it (a
+        # home or a fraud inside a news story told is no request either)
+    if "find_elder_advisor" in named_services and top not in ("emergency", "handoff"):
+        return "find_elder_advisor"  # the advisor named: the service for not knowing which benefits there are
     if "eligibility" in described and (not named_policies or "除了" in text) \
             and not any(n.startswith("policy_") for n in described[:described.index("eligibility")]) \
             and ("benefit" in concepts or not [n for n in catalog_needs(without_conditions(text))
@@ -71,8 +75,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             return named_services[0]  # a service named, no benefit asked for
         if not named and described[:1] and described[0].startswith("find_"):
             return described[0]  # a service described, no benefit asked for
-    if name := narrowed(text, [top, *named_services], described):
-        return name
+    if "reimburse" not in concepts and (name := narrowed(text, [top, *named_services], described)):
+        return name  # (a cost to be paid back is a question of the policy named, whatever kind of home)
     object_ = requested(text)
     if object_ and object_ != top and top.startswith("find_") \
             and not (object_.startswith("find_") and "benefit" in concepts) \
