@@ -12,6 +12,7 @@ from actions.conversation import ActionClarify, ActionEmergency, ActionFollowUp,
 from actions.eligibility import ActionEligibility, ValidateEligibilityForm
 from actions.policies import ActionPolicy
 from actions.services import ActionFindService
+from bot.nlu.keyword_intents import decide
 from language.normalize import normalize
 from replies.contract import validate_turn
 
@@ -263,3 +264,12 @@ def test_an_age_told_after_a_policy_answer_keeps_the_policy() -> None:
     payload, _, _, _ = run(ActionOutOfScope(), make_tracker("我爸今年八十七了", "out_of_scope", slots=slots))
     assert payload["task"] == "policy" and payload["topic"] == "high_age_allowance"
     assert payload["region"]["district"] == "江汉区"
+
+
+def test_this_policy_asked_for_another_place_is_the_same_policy_there() -> None:
+    text = "那赤壁市有没有这个政策 我公公在那边"
+    assert decide(normalize(text), "eligibility", []) == "inform"
+    slots = {"last_task": "policy", "topic": "ltc_insurance", "region_code": "420103"}
+    payload, _, _, _ = run(ActionFollowUp(), make_tracker(text, "inform", ["赤壁市"], slots=slots))
+    assert payload["task"] == "policy" and payload["topic"] == "ltc_insurance"
+    assert payload["region"]["district"] == "赤壁市"

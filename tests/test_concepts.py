@@ -409,6 +409,7 @@ def test_what_to_do_first_asked_ahead_is_knowledge_but_asked_now_is_an_emergency
     ("住医养结合的院子 费用能报长护险吗", "find_medical_care", "policy_ltc_insurance"),
     ("啥补贴都不懂 有没有养老顾问能帮着理一理", "eligibility", "find_elder_advisor"),
     ("我妈牙不好 吃饭的问题愁死了", "out_of_scope", "find_meal"),
+    ("床单被罩也能帮着洗吗", "find_bathing", "find_cleaning"),
 ])
 def test_other_people_a_cost_paid_back_the_advisor_named_and_meals_as_a_problem(text: str, top: str,
                                                                                  want: str) -> None:

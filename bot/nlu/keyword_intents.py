@@ -54,6 +54,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return "handoff"  # a person to ask, and no need named or described (that would be the need's advisor)
     named_services = [n for n in named if n.startswith("find_")]
     named_policies = [n for n in named if n.startswith("policy_")]
+    if "this_policy" in concepts and not named and not [n for n in described if n.startswith("policy_")] \
+            and top != "emergency":
+        return "inform"  # "那个区有没有这个政策": the policy just answered, for another place or person
     if top == "emergency" and false_alarm(text, bool(ordinary)):
         top = "find_equipment_rental" if concept_item(text) and not named and not described \
             else next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
