@@ -181,6 +181,16 @@ def _is_typo(text: str, i: int, word: str) -> bool:
     return not any(text[a:b] in common for a, b in spans if (a, b) != (i, i + 2) or text[a:b] != word)
 
 
+def _long_typo(text: str, i: int, word: str) -> bool:
+    """Whether the run of three or more characters at i, which sounds like `word`, is a typo of it: no word of its
+    own, and no character that differs from `word` makes a word with its neighbour outside the run ("洗澡已经" is
+    洗澡 + 已经, not 洗澡椅 + 经)."""
+    n, common = len(word), _common_words()
+    return text[i:i + n] not in common \
+        and not (text[i] != word[0] and text[max(0, i - 1):i + 1] in common) \
+        and not (text[i + n - 1] != word[-1] and text[i + n - 1:i + n + 1] in common)
+
+
 def _before_service(text: str, i: int) -> bool:
     """Whether "服务" follows at i."""
     return text.startswith(tuple(words("normalize")["service_after"]), i)
@@ -220,7 +230,7 @@ def fix_homophones(text: str) -> str:
                     and (how != "loose" or sum(a != b for a, b in zip(written, word, strict=True)) <= max(1, n // 2)
                          or (n == 2 and _before_service(text, i + n)))
                     and (written == word or (_is_typo(text, i, word) or _service_typo(text, i, word) if n == 2
-                                             else word[-1] in _REGION_ENDS or written not in _common_words()))):
+                                             else word[-1] in _REGION_ENDS or _long_typo(text, i, word)))):
                 out.append(word)
                 i += n
                 break

@@ -414,3 +414,16 @@ def test_what_to_do_first_asked_ahead_is_knowledge_but_asked_now_is_an_emergency
 def test_other_people_a_cost_paid_back_the_advisor_named_and_meals_as_a_problem(text: str, top: str,
                                                                                  want: str) -> None:
     assert decide(normalize(text), top, []) == want
+
+
+@pytest.mark.parametrize("text,top,want", [
+    ("武昌有没有带失智照护专区的养老院", "find_care_home", "find_dementia_care"),
+    ("照顾痴呆老伴的家里人能不能申请歇几天 有人替着照顾", "find_dementia_care", "policy_respite_care"),
+    ("公办养老院排号要交哪些材料 排多久", "policy_care_home_admission", "policy_care_home_admission"),
+    ("给我推荐一款治失眠的药", "find_medical_care", "out_of_scope"),
+    ("你是不是个机器人啊", "out_of_scope", "bot_challenge"),
+    ("咸安有没有护理型床位多的养老院", "policy_family_care_bed", "find_care_home"),
+    ("我爸的高龄津贴到底在哪边办 两个社区都说不归他们管", "nlu_fallback", "policy_high_age_allowance"),
+])
+def test_a_named_condition_narrows_a_home_but_a_described_policy_comes_first(text: str, top: str, want: str) -> None:
+    assert decide(normalize(text), top, []) == want

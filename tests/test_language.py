@@ -607,3 +607,8 @@ def test_a_district_named_without_its_suffix_is_repaired_by_ear_but_a_town_stays
     assert normalize("举南的老年大学") == "莒南的老年大学"
     assert normalize("江安区有养老院吗") == "江岸区有养老院吗"  # heard exactly beats heard loosely (咸安区)
     assert normalize("蔡店有没有日托") == "蔡店有没有日托"  # a town of 黄陂区, not 蔡甸
+
+
+def test_a_homophone_repair_never_breaks_a_word_outside_the_run() -> None:
+    assert normalize("好久没洗澡已经身上发痒") == "好久没洗澡已经身上发痒"  # 洗澡 + 已经, not 洗澡椅 + 经
+    assert normalize("想借个洗澡已") == "想借个洗澡椅"

@@ -1400,3 +1400,20 @@ def test_an_unsure_emergency_guess_falls_beside_a_request_after_a_checked_fall()
 def test_a_call_returned_later_ends_the_worry() -> None:
     text = normalize("我妈电话一直打不通 吓我一跳 后来她回过来了 说在菜场没听见 有没有适合老人的手机")
     assert decide(text, "emergency", ["out_of_scope"]) != "emergency"
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("有个小伙子抢了我妈的包 往地铁口那边跑了 我妈胳膊上擦破了", "threat"),
+])
+def test_a_snatch_now_calls_the_police(text: str, kind: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.kind == kind and a.numbers[0] == "110"
+
+
+@pytest.mark.parametrize("text", [
+    "要是哪天我爸晕倒了 你们能帮忙叫救护车吗",
+    "充电宝烫得快要着火了 吓我一跳 对了江夏区有没有老年食堂",
+])
+def test_a_supposed_fall_and_a_hot_charger_are_not_emergencies(text: str) -> None:
+    assert keyword_intent(normalize(text), True) != "emergency"
+    assert decide(normalize(text), "emergency", ["out_of_scope"]) != "emergency"

@@ -78,8 +78,10 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             return named_services[0]  # a service named, no benefit asked for
         if not named and described[:1] and described[0].startswith("find_"):
             return described[0]  # a service described, no benefit asked for
-    if "reimburse" not in concepts and (name := narrowed(text, [top, *named_services], described)):
-        return name  # (a cost to be paid back is a question of the policy named, whatever kind of home)
+    policy_first = bool(described) and described[0].startswith("policy_")
+    if "reimburse" not in concepts and not policy_first \
+            and (name := narrowed(text, [top, *named_services], described + named_services)):
+        return name  # (not where a cost to be paid back or a policy described first is the question)
     object_ = requested(text)
     if object_ and object_ != top and top.startswith("find_") \
             and not (object_.startswith("find_") and "benefit" in concepts) \
@@ -106,6 +108,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top == "eligibility" and not named and "list_detail" in concepts and "benefit" not in concepts:
         return "ask_detail"  # "押金多少 我们是低保": a question about the last list, the status only a detail
     if top in ("policy_care_home_admission", "policy_family_care_bed") and "care_home_search" in concepts \
+            and aspect(text) not in POLICY_ASPECTS \
             and (top not in concepts or concepts.index("care_home_search") < concepts.index(top)):
         return "find_care_home"
     if (concept_item(text) or described[:1] == ["find_equipment_rental"]) and rents(text) \
@@ -158,7 +161,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return "greet"  # "在吗": a greeting, not a detail or a place
     if "list_followup" in concepts and top.startswith("find_") and not named and top not in described:
         return "ask_detail"  # "第一家几点开门": the places just listed, whatever the classifier guessed
-    if top in UNSURE and ("list_followup" in concepts or ("list_detail" in concepts and bare_detail(text))):
+    if top in UNSURE and not named \
+            and ("list_followup" in concepts or ("list_detail" in concepts and bare_detail(text))):
         return "ask_detail"  # "那几家在哪": a detail of the places just listed
     wanted = [n for n in named + described if n.startswith(("find_", "policy_", "eligibility"))]
     if top in CHITCHAT and wanted and not {"thank", "goodbye"} & set(concepts):
