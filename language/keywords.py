@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from language.safety import Assessment, assess
+from language.safety import CJK_CHAR, Assessment, assess
 from language.situation import likelihood, likely_number
 from language.words import words as word_list
-
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +35,7 @@ def _learned(text: str, a: Assessment, request: bool) -> bool:
     p = likelihood(text)
     if a.danger_now:
         return p >= bars["sure"] or (not request and p >= bars["likely"])
-    return p >= bars["sure"] and len(_HAN.findall(text)) >= bars["sure_length"]
+    return p >= bars["sure"] and len(CJK_CHAR.findall(text)) >= bars["sure_length"]
 
 
 def _sure(text: str, request: bool) -> bool:

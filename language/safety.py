@@ -14,7 +14,7 @@ from itertools import permutations
 from language.words import words as word_list
 
 _CLAUSE = re.compile(r"[，,。.！!？?；;、：:\s]+")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")  # one Chinese character
 _PERSON = re.compile("[他她人]")  # a cue that names a person is about the person, even after a device word
 DEVICE_REACH = 10  # characters before a cue of unresponsiveness where a device word makes it the device's
 
@@ -65,7 +65,7 @@ def _data() -> dict:
 def _joined(text: str) -> str:
     """Spaces between single characters (voice input, "老 人 摔 了") removed; word gaps kept."""
     tokens = text.split()
-    singles = sum(len(tok) == 1 and bool(_CJK.match(tok)) for tok in tokens)
+    singles = sum(len(tok) == 1 and bool(CJK_CHAR.match(tok)) for tok in tokens)
     return "".join(tokens) if len(tokens) > 3 and singles >= 0.6 * len(tokens) else text
 
 

@@ -372,51 +372,30 @@ def test_slips_and_plain_words_of_schooling_farewell_and_price() -> None:
     assert concept_needs(normalize("想找个地方帮老人打官司"))[0] == "find_legal_aid"
 
 
-@pytest.mark.parametrize("text,top,want", [
+# Needs read by meaning where the classifier's guess does not fit (text, the classifier's guess, the intent wanted).
+DECIDED = [
+    # home visits, dressings, beds at home, centenarians, queues, the childless
     ("想请大夫上门给我爸看看腿", "policy_family_doctor", "find_medical_care"),
     ("做完手术伤口要换药 有没有护士能来", "find_elder_advisor", "find_medical_care"),
     ("养老院的床摆在自己家里 这个能办不", "find_care_home", "policy_family_care_bed"),
     ("一百岁的老寿星能领啥补贴", "eligibility", "policy_high_age_allowance"),
     ("公家的敬老院要怎么排", "find_care_home", "policy_care_home_admission"),
     ("老两口没儿没女 能进养老院吗", "find_care_home", "policy_special_hardship"),
-])
-def test_home_visits_dressings_beds_at_home_centenarians_queues_and_the_childless(text: str, top: str,
-                                                                                    want: str) -> None:
-    assert decide(normalize(text), top, []) == want
-
-
-@pytest.mark.parametrize("text,top,want", [
+    # a service inside a news story is no request
     ("新闻上说有个老头被骗了十万 后来追回来了没有", "find_legal_aid", "out_of_scope"),
     ("看了个视频讲养老院的护工偷懒 看得我好心酸", "find_care_home", "out_of_scope"),
     ("看了新闻想给我爸找个日托", "find_day_care", "find_day_care"),
-])
-def test_a_service_inside_a_news_story_is_no_request(text: str, top: str, want: str) -> None:
-    assert decide(normalize(text), top, []) == want
-
-
-@pytest.mark.parametrize("text,top,want", [
+    # what to do first, asked ahead, is knowledge; asked now, an emergency
     ("要是老人在家突然抽起来了 是先打120还是先按住他 我先学学", "chitchat", "out_of_scope"),
     ("救心丸是嚼碎还是含着 先问清楚备着", "policy_family_doctor", "out_of_scope"),
     ("老伴刚摔倒在厕所爬不起来 先扶还是先打120", "find_bathing", "emergency"),
-])
-def test_what_to_do_first_asked_ahead_is_knowledge_but_asked_now_is_an_emergency(text: str, top: str,
-                                                                                 want: str) -> None:
-    assert decide(normalize(text), top, []) == want
-
-
-@pytest.mark.parametrize("text,top,want", [
+    # other people, a cost paid back, the advisor named, meals as a problem, bedding
     ("村里其他老人都领了高龄津贴 我奶奶怎么没有", "eligibility", "policy_high_age_allowance"),
     ("住医养结合的院子 费用能报长护险吗", "find_medical_care", "policy_ltc_insurance"),
     ("啥补贴都不懂 有没有养老顾问能帮着理一理", "eligibility", "find_elder_advisor"),
     ("我妈牙不好 吃饭的问题愁死了", "out_of_scope", "find_meal"),
     ("床单被罩也能帮着洗吗", "find_bathing", "find_cleaning"),
-])
-def test_other_people_a_cost_paid_back_the_advisor_named_and_meals_as_a_problem(text: str, top: str,
-                                                                                 want: str) -> None:
-    assert decide(normalize(text), top, []) == want
-
-
-@pytest.mark.parametrize("text,top,want", [
+    # a named condition narrows a home, but a policy described first comes first
     ("武昌有没有带失智照护专区的养老院", "find_care_home", "find_dementia_care"),
     ("照顾痴呆老伴的家里人能不能申请歇几天 有人替着照顾", "find_dementia_care", "policy_respite_care"),
     ("公办养老院排号要交哪些材料 排多久", "policy_care_home_admission", "policy_care_home_admission"),
@@ -424,6 +403,9 @@ def test_other_people_a_cost_paid_back_the_advisor_named_and_meals_as_a_problem(
     ("你是不是个机器人啊", "out_of_scope", "bot_challenge"),
     ("咸安有没有护理型床位多的养老院", "policy_family_care_bed", "find_care_home"),
     ("我爸的高龄津贴到底在哪边办 两个社区都说不归他们管", "nlu_fallback", "policy_high_age_allowance"),
-])
-def test_a_named_condition_narrows_a_home_but_a_described_policy_comes_first(text: str, top: str, want: str) -> None:
+]
+
+
+@pytest.mark.parametrize("text,top,want", DECIDED)
+def test_the_decision_reads_the_need_by_meaning(text: str, top: str, want: str) -> None:
     assert decide(normalize(text), top, []) == want
