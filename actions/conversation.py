@@ -205,12 +205,16 @@ def understood(tracker: Tracker, session: Session, regions: Regions,
         return answer_policy(session, regions, state.topic, place)
     if state.last_task == "policy" and aspect(message):
         return answer_policy_detail(tracker, session, regions, state)
-    if state.last_task == "policy" and state.topic and age(message) and not concept_needs(message):
+    described = concept_needs(message)
+    needs = mentioned_needs(message) or [n for n in described if n.startswith(NEED_PREFIXES)]
+    if state.last_task == "policy" and state.topic \
+            and ((age(message) and not described) or ("reimburse" in described and not needs)):
         return answer_policy(session, regions, state.topic, current_place(tracker, regions, state))  # the person's
-        # age told after a policy answer ("她八十好几了"): the same policy, nothing else asked
+        # age, or how much is paid back, asked after a policy answer: the same policy, nothing else asked
     if state.last_task == "find_service" and state.category and (ordinal(message) or aspect(message)):
         return answer_point_detail(tracker, session, regions, state)
-    needs = mentioned_needs(message) or [n for n in concept_needs(message) if n.startswith(NEED_PREFIXES)]
+    if state.last_task == "find_service" and state.category and not needs and "nearby" in described:
+        return answer_service(session, regions, state.category, current_place(tracker, regions, state), state.item)
     if not needs:
         return None
     known = current_place(tracker, regions, state)

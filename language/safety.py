@@ -103,8 +103,8 @@ def _about_now(clause: str, start: int, end: int, group: str | None = None) -> b
         return any(a <= p < b for p in presents)
 
     if any((b < start and start - e <= reach and not blocked(e, end))  # a marker may share the cue's start ("总走丢")
-           or start < b < end  # or lie inside it ("热水器旧了怕漏气")
-           for b, e in _positions(markers["before"], clause)):
+           or (start < b < end and clause[e:e + 1] != "的")  # or lie inside it ("热水器旧了怕漏气"), unless it only
+           for b, e in _positions(markers["before"], clause)):  # dates a person or thing the cue names ("当年的")
         return False
     if any(0 <= s - end <= reach and not blocked(end, s) for s, _ in _positions(markers["after"], clause)):
         return False

@@ -266,6 +266,19 @@ def test_an_age_told_after_a_policy_answer_keeps_the_policy() -> None:
     assert payload["region"]["district"] == "江汉区"
 
 
+def test_how_much_is_paid_back_after_a_policy_answer_keeps_the_policy() -> None:
+    slots = {"last_task": "policy", "topic": "ltc_insurance", "region_code": "371326"}
+    payload, _, _, _ = run(ActionClarify(), make_tracker("我妈卧床好几年了 这个给报多少", "nlu_fallback", slots=slots))
+    assert payload["task"] == "policy" and payload["topic"] == "ltc_insurance"
+
+
+def test_nearby_an_unknown_spot_after_a_list_lists_the_same_service_again() -> None:
+    slots = {"last_task": "find_service", "category": "care_home", "region_code": "371327"}
+    payload, _, _, _ = run(ActionClarify(), make_tracker("大桥头那边还有没有", "nlu_fallback", slots=slots))
+    assert payload["task"] == "find_service" and payload["category"] == "care_home"
+    assert payload["region"]["district"] == "莒南县"
+
+
 def test_this_policy_asked_for_another_place_is_the_same_policy_there() -> None:
     text = "那赤壁市有没有这个政策 我公公在那边"
     assert decide(normalize(text), "eligibility", []) == "inform"

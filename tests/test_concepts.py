@@ -403,6 +403,17 @@ DECIDED = [
     ("你是不是个机器人啊", "out_of_scope", "bot_challenge"),
     ("咸安有没有护理型床位多的养老院", "policy_family_care_bed", "find_care_home"),
     ("我爸的高龄津贴到底在哪边办 两个社区都说不归他们管", "nlu_fallback", "policy_high_age_allowance"),
+    # things to bring are papers, not benefits; someone to advise beats the benefits they would advise on
+    ("去办的时候得拿啥东西", "policy_high_age_allowance", "policy_high_age_allowance"),
+    ("婆婆刚出院 能领哪些补贴也搞不清 想找个能帮我们拿主意的机构", "eligibility", "find_elder_advisor"),
+    # a real person asked for, what the bot can do, first aid learnt ahead, a family quarrel to settle
+    ("别老是这几句话了 换个真人跟我讲", "bot_challenge", "handoff"),
+    ("你到底能帮俺干点啥", "out_of_scope", "capabilities"),
+    ("等医生来之前家里人应该做点什么 想先了解下", "find_medical_care", "out_of_scope"),
+    ("女婿天天骂我 想找个地方给我评评理讲讲理", "out_of_scope", "find_legal_aid"),
+    # only understood, and a place told again after a slip
+    ("好的我都明白了", "out_of_scope", "thank"),
+    ("刚才打错了 应该是江岸区", "find_bathing", "inform"),
 ]
 
 

@@ -1417,3 +1417,18 @@ def test_a_snatch_now_calls_the_police(text: str, kind: str) -> None:
 def test_a_supposed_fall_and_a_hot_charger_are_not_emergencies(text: str) -> None:
     assert keyword_intent(normalize(text), True) != "emergency"
     assert decide(normalize(text), "emergency", ["out_of_scope"]) != "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "一个自称是我外公以前的同事的人 这会儿正领着外公去银行取钱 说投个项目",
+    "推销理疗仪的把我姥姥拉上了一辆小车走了 打她手机已经关机",
+    "我妈刚刚被骗子哄着说出了银行卡的验证码 电话才挂 钱还没转走",
+])
+def test_frauds_and_strangers_taking_someone_away_now_call_the_police(text: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.numbers[0] == "110", (a.kind, sorted(a.groups))
+
+
+def test_a_complaint_about_rude_carers_is_no_emergency() -> None:
+    text = normalize("我要举报 上礼拜那个养老院的护工冲我爸发火 找领导说了也不理 这事谁管")
+    assert decide(text, "emergency", ["handoff"]) != "emergency"

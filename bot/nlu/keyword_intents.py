@@ -69,6 +69,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if "find_elder_advisor" in named_services and top not in ("emergency", "handoff"):
         return "find_elder_advisor"  # the advisor named: the service for not knowing which benefits there are
     if "eligibility" in described and (not named_policies or "除了" in text) \
+            and described[:1] != ["find_elder_advisor"] \
             and not any(n.startswith("policy_") for n in described[:described.index("eligibility")]) \
             and ("benefit" in concepts or not [n for n in catalog_needs(without_conditions(text))
                                                if n.startswith("find_")]):
@@ -101,6 +102,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             return "greet"  # a greeting and a word on how to talk, no person asked for
         if not described and {"list_detail", "list_followup"} & set(concepts):
             return "ask_detail"  # a phone number or an address of the places just listed, not the hotline
+    if "correction" in concepts and top.startswith(("find_", "policy_")) and top not in concepts \
+            and not named and not described and not concept_item(text):
+        return "inform"  # a place told again ("说错了 是青山区"): no new need, the last one stays
     if top == "inform" and described[:1] and described[0].startswith(("find_", "policy_")) and not named:
         return described[0]  # a need described beside a place ("住在宗关 想找口热饭吃")
     if top == "inform" and named_services and not named_policies:
@@ -132,8 +136,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and ("reimburse" in concepts or not asked or aspect(text) in POLICY_ASPECTS):
         return named_policies[0]  # an aid's cost to be paid back, a policy named and no service, or the papers,
         # steps or conditions of a named policy asked for: the policy
-    if described[:1] == ["find_elder_advisor"] and "还是" in text:
-        return "find_elder_advisor"  # weighing a home against a carer: advice first
+    if described[:1] == ["find_elder_advisor"] and ("还是" in text or top == "eligibility"):
+        return "find_elder_advisor"  # weighing a home against a carer, or someone to advise on benefits: advice first
     if top.startswith("find_") and asked and top not in asked:
         return asked[0]  # the catalog's own name of a service asked for now outweighs the classifier
     if top.startswith("find_") and not asked and described[:1] and described[0].startswith("find_") \
