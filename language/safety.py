@@ -75,7 +75,8 @@ def _positions(markers: list[re.Pattern], clause: str) -> list[tuple[int, int]]:
 
 
 def about_now(text: str, start: int, end: int) -> bool:
-    """Whether the words at [start, end) of the text tell of now, not of the past or of prevention."""
+    """Whether the words at [start, end) of the text (a service's name) tell of now, not of the past (a service for
+    prevention, "防骗的课", is still asked for now)."""
     whole = _joined(text)
     if whole != text:
         return True
@@ -83,14 +84,15 @@ def about_now(text: str, start: int, end: int) -> bool:
     for clause in _CLAUSE.split(text):
         found = text.find(clause, pos)
         if found <= start < found + len(clause):
-            return _about_now(clause, start - found, end - found)
+            return _about_now(clause, start - found, end - found, plans_count=False)
         pos = found + len(clause)
     return True
 
 
-def _about_now(clause: str, start: int, end: int, group: str | None = None) -> bool:
+def _about_now(clause: str, start: int, end: int, group: str | None = None, plans_count: bool = True) -> bool:
     """Whether the cue at [start, end) (of `group`) is about now: not followed by 过 (摔过, not 晕过去 or 没动过), and
-    no time or prevention marker reaches it across a present marker (a device's upgrade spares a fraud or a crime)."""
+    no time marker, nor (`plans_count`) a prevention or upgrade marker, reaches it across a present marker (a
+    device's upgrade spares a fraud or a crime)."""
     d = _data()
     after = clause[end:end + 2]
     if after.startswith("过") and not after.startswith(("过去", "过来")) and "没" not in clause[start:end]:
@@ -108,6 +110,8 @@ def _about_now(clause: str, start: int, end: int, group: str | None = None) -> b
         return False
     if any(0 <= s - end <= reach and not blocked(end, s) for s, _ in _positions(markers["after"], clause)):
         return False
+    if not plans_count:
+        return True
     kinds = ["prevention"] + (["upgrade"] if group not in d["upgrade_spares"] else [])
     return not any(-reach <= s - end <= reach for k in kinds for s, _ in _positions(markers[k], clause))
 

@@ -414,6 +414,17 @@ DECIDED = [
     # only understood, and a place told again after a slip
     ("好的我都明白了", "out_of_scope", "thank"),
     ("刚才打错了 应该是江岸区", "find_bathing", "inform"),
+    # entering a home's queue, an age with money, what a person may apply for, the bot's own abilities
+    ("公家的院子入住怎么排队 要评估什么", "find_care_home", "policy_care_home_admission"),
+    ("我婆婆九十了 听说有钱领 去哪领", "out_of_scope", "policy_high_age_allowance"),
+    ("我爸瘫在床上 家里又困难 能办些什么", "find_medical_care", "eligibility"),
+    ("你们到底能干点啥", "out_of_scope", "capabilities"),
+    ("你这边可以帮我叫救护车吗 先问问", "eligibility", "capabilities"),
+    # whom to call first, asked ahead, and whether a sign is serious: knowledge, not a service
+    ("要是老伴在家摔了 应该先打哪个电话", "chitchat", "out_of_scope"),
+    ("我妈最近老是心慌 这样要紧不", "find_medical_care", "out_of_scope"),
+    # a course to learn to spot frauds is still asked for now
+    ("想让我爸去学学怎么防诈骗 洪山区老年大学有这种课吗", "find_legal_aid", "find_senior_education"),
 ]
 
 

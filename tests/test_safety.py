@@ -1423,6 +1423,10 @@ def test_a_supposed_fall_and_a_hot_charger_are_not_emergencies(text: str) -> Non
     "一个自称是我外公以前的同事的人 这会儿正领着外公去银行取钱 说投个项目",
     "推销理疗仪的把我姥姥拉上了一辆小车走了 打她手机已经关机",
     "我妈刚刚被骗子哄着说出了银行卡的验证码 电话才挂 钱还没转走",
+    "一个穿制服的在视频里说我外婆的卡涉案 叫她去酒店开个房间 她正拿着户口本出门",
+    "有人装成我外孙打电话说出了事要赔钱 说马上派个人来家里拿 这会儿人快到了",
+    "电话里的人让我妈打开视频 把屏幕给他看 现在还没挂",
+    "三个卖净水器的说能治好病 非让我奶奶交五千块定金 现在还赖在客厅里不走",
 ])
 def test_frauds_and_strangers_taking_someone_away_now_call_the_police(text: str) -> None:
     a = assess(normalize(text))
@@ -1432,3 +1436,17 @@ def test_frauds_and_strangers_taking_someone_away_now_call_the_police(text: str)
 def test_a_complaint_about_rude_carers_is_no_emergency() -> None:
     text = normalize("我要举报 上礼拜那个养老院的护工冲我爸发火 找领导说了也不理 这事谁管")
     assert decide(text, "emergency", ["handoff"]) != "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "菜场门口一个大爷坐在地上起不来 满头大汗 问他住哪他答不上来",
+    "我妈刚才打电话说胸口疼得厉害 话没说完电话就断了 再打无人接听",
+])
+def test_someone_ill_and_lost_or_cut_off_calls_the_ambulance_first(text: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.numbers[0] == "120", (a.kind, sorted(a.groups))
+
+
+def test_a_habit_of_leaving_the_gas_on_beside_a_request_for_care_is_no_emergency() -> None:
+    text = normalize("我公公总把燃气灶打开就走开 被我们撞见好几次 医生说是失智 江岸区有专门照顾的地方吗")
+    assert decide(text, "find_dementia_care", ["emergency"]) != "emergency"

@@ -68,8 +68,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         # home or a fraud inside a news story told is no request either)
     if "find_elder_advisor" in named_services and top not in ("emergency", "handoff"):
         return "find_elder_advisor"  # the advisor named: the service for not knowing which benefits there are
+    if "advisor_sought" in concepts and top not in ("emergency", "handoff"):
+        return "find_elder_advisor"  # someone asked for to advise, whatever they would advise on
     if "eligibility" in described and (not named_policies or "除了" in text) \
-            and described[:1] != ["find_elder_advisor"] \
             and not any(n.startswith("policy_") for n in described[:described.index("eligibility")]) \
             and ("benefit" in concepts or not [n for n in catalog_needs(without_conditions(text))
                                                if n.startswith("find_")]):
@@ -136,8 +137,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and ("reimburse" in concepts or not asked or aspect(text) in POLICY_ASPECTS):
         return named_policies[0]  # an aid's cost to be paid back, a policy named and no service, or the papers,
         # steps or conditions of a named policy asked for: the policy
-    if described[:1] == ["find_elder_advisor"] and ("还是" in text or top == "eligibility"):
-        return "find_elder_advisor"  # weighing a home against a carer, or someone to advise on benefits: advice first
+    if described[:1] == ["find_elder_advisor"] and "还是" in text:
+        return "find_elder_advisor"  # weighing a home against a carer: advice first
     if top.startswith("find_") and asked and top not in asked:
         return asked[0]  # the catalog's own name of a service asked for now outweighs the classifier
     if top.startswith("find_") and not asked and described[:1] and described[0].startswith("find_") \
@@ -154,8 +155,9 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
         return named_policies[0]  # a policy named with a question about it (not about others): that policy
     if "thank" in concepts and not asks_question(text):
         return "thank"  # thanks for something done, whatever it names ("多亏你们帮我找到助浴")
-    pleasantry = next((n for n in ("thank", "goodbye", "bot_challenge", "capabilities") if n in concepts), None)
-    if pleasantry and not named and not described and (top in UNSURE or top.startswith(("find_", "policy_"))):
+    pleasantry = next((n for n in concepts if n in ("thank", "goodbye", "bot_challenge", "capabilities")), None)
+    if pleasantry and not named and not described \
+            and (top in UNSURE or top.startswith(("find_", "policy_", "eligibility"))):
         return pleasantry  # "懂了 你忙吧", "你真机灵", "你叫啥": no request in it
     if top in CHITCHAT and "translation" in concepts:
         return "out_of_scope"  # "再见用英语怎么说": a question about words, not a goodbye
