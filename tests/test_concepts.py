@@ -425,6 +425,15 @@ DECIDED = [
     ("我妈最近老是心慌 这样要紧不", "find_medical_care", "out_of_scope"),
     # a course to learn to spot frauds is still asked for now
     ("想让我爸去学学怎么防诈骗 洪山区老年大学有这种课吗", "find_legal_aid", "find_senior_education"),
+    # news told with a reaction is no request; a named service asked about beside it is
+    ("看到个报道说有老人被骗光了养老钱 真是缺德", "find_legal_aid", "out_of_scope"),
+    ("看了个视频说有人冒充社区骗老人 真气人 硚口区有法律援助吗", "find_legal_aid", "find_legal_aid"),
+    # how long before the police take a report, what to do first, a place to live with meals and night care
+    ("人不见了一般要过多久才能立案", "emergency", "out_of_scope"),
+    ("要是我妈突然中风 第一时间该做什么", "chitchat", "out_of_scope"),
+    ("想找个地方长住 包吃住 晚上有人看着", "find_meal", "find_care_home"),
+    ("家里灶台想装个自动关火的 能申请补贴吗", "out_of_scope", "policy_home_adaptation"),
+    ("有没有明白人能帮我们全家出出主意 是送院里还是请人", "find_care_home", "find_elder_advisor"),
 ]
 
 

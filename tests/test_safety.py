@@ -1450,3 +1450,17 @@ def test_someone_ill_and_lost_or_cut_off_calls_the_ambulance_first(text: str) ->
 def test_a_habit_of_leaving_the_gas_on_beside_a_request_for_care_is_no_emergency() -> None:
     text = normalize("我公公总把燃气灶打开就走开 被我们撞见好几次 医生说是失智 江岸区有专门照顾的地方吗")
     assert decide(text, "find_dementia_care", ["emergency"]) != "emergency"
+
+
+@pytest.mark.parametrize("text,first", [
+    ("我爸说胸口像被压了块石头 脸上都是汗 二十分钟了还没缓过来", "120"),
+    ("奶奶在厕所里门锁坏了打不开 在里面喊了半个钟头", "119"),
+    ("推开门满屋子都是天然气的味道 老伴说没觉得难受", "119"),
+])
+def test_chest_pressure_a_broken_lock_and_a_room_full_of_gas_name_their_number(text: str, first: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.numbers[0] == first, (a.kind, sorted(a.groups))
+
+
+def test_an_advisor_asked_for_is_no_one_lost() -> None:
+    assert not assess(normalize("蔡甸区有没有养老顾问 老人的事我不知道该找谁")).emergency

@@ -62,7 +62,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             else next((r for r in ranking if r not in ("emergency", *UNSURE)), "out_of_scope")
     if top in UNSURE and ranking[:1] == ["emergency"] and danger_now(text) and not false_alarm(text, bool(ordinary)):
         return "emergency"  # the classifier's best guess, though unsure, and a danger told of now that nothing doubts
-    if off_topic(text, first=True) and (not named or ("media" in concepts and not requested(text))) \
+    if off_topic(text, first=True) \
+            and (not named or ("media" in concepts and not requested(text) and not asks_question(text))) \
             and top != "emergency":
         return "out_of_scope"  # a remedy, a film, a ticket: a subject of its own, no request for care beside it (a
         # home or a fraud inside a news story told is no request either)
