@@ -1464,3 +1464,29 @@ def test_chest_pressure_a_broken_lock_and_a_room_full_of_gas_name_their_number(t
 
 def test_an_advisor_asked_for_is_no_one_lost() -> None:
     assert not assess(normalize("蔡甸区有没有养老顾问 老人的事我不知道该找谁")).emergency
+
+
+@pytest.mark.parametrize("text,first", [
+    ("视频里我妈半边脸垮了 舌头也打结 我爸还一直说没事", "120"),
+    ("我爸烧得额头滚烫 一直说胡话 连我都不认得", "120"),
+    ("从镇上回来的路上人就找不着了 一下午了 她有点糊涂", "110"),
+    ("我奶奶这会儿正在取款机前面照对方电话说的转账 那人自称是她外孙", "110"),
+    ("我爸刚刚把三万块转给了一个说能帮他要回保健品钱的人 转完就被拉黑了", "110"),
+    ("隔壁老太太又在挨她儿子打 一直喊救命", "110"),
+    ("外公扛着一卷绳子往河边去了 走之前说以后不拖累我们了", "120"),
+    ("婆婆把自己锁在屋里 门缝里看见一堆药瓶和一封信", "120"),
+])
+def test_faces_fevers_frauds_beatings_and_farewells_now_name_their_number(text: str, first: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and first in a.numbers, (a.kind, sorted(a.groups))
+
+
+@pytest.mark.parametrize("text", [
+    "我爸有段时间说过不想活了 现在好多了 想给他报个老年大学",
+    "那你能帮老人叫救护车吗 我先问问",
+    "冬天用炭盆取暖 怎么防一氧化碳中毒",
+    "群里在转一个寻人启事 有个老奶奶走散了 能帮忙转发吗",
+    "上回我爸走丢那个事 到现在也没人回个话 我要找你们领导",
+])
+def test_past_words_capability_questions_prevention_and_forwarded_notices_are_not_emergencies(text: str) -> None:
+    assert decide(normalize(text), "emergency", ["out_of_scope"]) != "emergency"
