@@ -1419,32 +1419,9 @@ def test_a_supposed_fall_and_a_hot_charger_are_not_emergencies(text: str) -> Non
     assert decide(normalize(text), "emergency", ["out_of_scope"]) != "emergency"
 
 
-@pytest.mark.parametrize("text", [
-    "一个自称是我外公以前的同事的人 这会儿正领着外公去银行取钱 说投个项目",
-    "推销理疗仪的把我姥姥拉上了一辆小车走了 打她手机已经关机",
-    "我妈刚刚被骗子哄着说出了银行卡的验证码 电话才挂 钱还没转走",
-    "一个穿制服的在视频里说我外婆的卡涉案 叫她去酒店开个房间 她正拿着户口本出门",
-    "有人装成我外孙打电话说出了事要赔钱 说马上派个人来家里拿 这会儿人快到了",
-    "电话里的人让我妈打开视频 把屏幕给他看 现在还没挂",
-    "三个卖净水器的说能治好病 非让我奶奶交五千块定金 现在还赖在客厅里不走",
-])
-def test_frauds_and_strangers_taking_someone_away_now_call_the_police(text: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.numbers[0] == "110", (a.kind, sorted(a.groups))
-
-
 def test_a_complaint_about_rude_carers_is_no_emergency() -> None:
     text = normalize("我要举报 上礼拜那个养老院的护工冲我爸发火 找领导说了也不理 这事谁管")
     assert decide(text, "emergency", ["handoff"]) != "emergency"
-
-
-@pytest.mark.parametrize("text", [
-    "菜场门口一个大爷坐在地上起不来 满头大汗 问他住哪他答不上来",
-    "我妈刚才打电话说胸口疼得厉害 话没说完电话就断了 再打无人接听",
-])
-def test_someone_ill_and_lost_or_cut_off_calls_the_ambulance_first(text: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.numbers[0] == "120", (a.kind, sorted(a.groups))
 
 
 def test_a_habit_of_leaving_the_gas_on_beside_a_request_for_care_is_no_emergency() -> None:
@@ -1452,33 +1429,8 @@ def test_a_habit_of_leaving_the_gas_on_beside_a_request_for_care_is_no_emergency
     assert decide(text, "find_dementia_care", ["emergency"]) != "emergency"
 
 
-@pytest.mark.parametrize("text,first", [
-    ("我爸说胸口像被压了块石头 脸上都是汗 二十分钟了还没缓过来", "120"),
-    ("奶奶在厕所里门锁坏了打不开 在里面喊了半个钟头", "119"),
-    ("推开门满屋子都是天然气的味道 老伴说没觉得难受", "119"),
-])
-def test_chest_pressure_a_broken_lock_and_a_room_full_of_gas_name_their_number(text: str, first: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and a.numbers[0] == first, (a.kind, sorted(a.groups))
-
-
 def test_an_advisor_asked_for_is_no_one_lost() -> None:
     assert not assess(normalize("蔡甸区有没有养老顾问 老人的事我不知道该找谁")).emergency
-
-
-@pytest.mark.parametrize("text,first", [
-    ("视频里我妈半边脸垮了 舌头也打结 我爸还一直说没事", "120"),
-    ("我爸烧得额头滚烫 一直说胡话 连我都不认得", "120"),
-    ("从镇上回来的路上人就找不着了 一下午了 她有点糊涂", "110"),
-    ("我奶奶这会儿正在取款机前面照对方电话说的转账 那人自称是她外孙", "110"),
-    ("我爸刚刚把三万块转给了一个说能帮他要回保健品钱的人 转完就被拉黑了", "110"),
-    ("隔壁老太太又在挨她儿子打 一直喊救命", "110"),
-    ("外公扛着一卷绳子往河边去了 走之前说以后不拖累我们了", "120"),
-    ("婆婆把自己锁在屋里 门缝里看见一堆药瓶和一封信", "120"),
-])
-def test_faces_fevers_frauds_beatings_and_farewells_now_name_their_number(text: str, first: str) -> None:
-    a = assess(normalize(text))
-    assert a.emergency and first in a.numbers, (a.kind, sorted(a.groups))
 
 
 @pytest.mark.parametrize("text", [
@@ -1490,3 +1442,37 @@ def test_faces_fevers_frauds_beatings_and_farewells_now_name_their_number(text: 
 ])
 def test_past_words_capability_questions_prevention_and_forwarded_notices_are_not_emergencies(text: str) -> None:
     assert decide(normalize(text), "emergency", ["out_of_scope"]) != "emergency"
+
+
+SITUATIONS_NOW_2 = [
+    # frauds and strangers taking someone away now
+    ("一个自称是我外公以前的同事的人 这会儿正领着外公去银行取钱 说投个项目", "110"),
+    ("推销理疗仪的把我姥姥拉上了一辆小车走了 打她手机已经关机", "110"),
+    ("我妈刚刚被骗子哄着说出了银行卡的验证码 电话才挂 钱还没转走", "110"),
+    ("一个穿制服的在视频里说我外婆的卡涉案 叫她去酒店开个房间 她正拿着户口本出门", "110"),
+    ("有人装成我外孙打电话说出了事要赔钱 说马上派个人来家里拿 这会儿人快到了", "110"),
+    ("电话里的人让我妈打开视频 把屏幕给他看 现在还没挂", "110"),
+    ("三个卖净水器的说能治好病 非让我奶奶交五千块定金 现在还赖在客厅里不走", "110"),
+    # someone ill and lost, or cut off mid-call
+    ("菜场门口一个大爷坐在地上起不来 满头大汗 问他住哪他答不上来", "120"),
+    ("我妈刚才打电话说胸口疼得厉害 话没说完电话就断了 再打无人接听", "120"),
+    # a weight on the chest, a broken lock, a room full of gas
+    ("我爸说胸口像被压了块石头 脸上都是汗 二十分钟了还没缓过来", "120"),
+    ("奶奶在厕所里门锁坏了打不开 在里面喊了半个钟头", "119"),
+    ("推开门满屋子都是天然气的味道 老伴说没觉得难受", "119"),
+    # faces, fevers, frauds, beatings and farewells
+    ("视频里我妈半边脸垮了 舌头也打结 我爸还一直说没事", "120"),
+    ("我爸烧得额头滚烫 一直说胡话 连我都不认得", "120"),
+    ("从镇上回来的路上人就找不着了 一下午了 她有点糊涂", "110"),
+    ("我奶奶这会儿正在取款机前面照对方电话说的转账 那人自称是她外孙", "110"),
+    ("我爸刚刚把三万块转给了一个说能帮他要回保健品钱的人 转完就被拉黑了", "110"),
+    ("隔壁老太太又在挨她儿子打 一直喊救命", "110"),
+    ("外公扛着一卷绳子往河边去了 走之前说以后不拖累我们了", "120"),
+    ("婆婆把自己锁在屋里 门缝里看见一堆药瓶和一封信", "120"),
+]
+
+
+@pytest.mark.parametrize("text,first", SITUATIONS_NOW_2)
+def test_more_situations_now_name_the_number_to_call_first(text: str, first: str) -> None:
+    a = assess(normalize(text))
+    assert a.emergency and a.numbers[0] == first, (a.kind, sorted(a.groups))
