@@ -183,12 +183,13 @@ def _is_typo(text: str, i: int, word: str) -> bool:
 
 def _long_typo(text: str, i: int, word: str) -> bool:
     """Whether the run of three or more characters at i, which sounds like `word`, is a typo of it: no word of its
-    own, and no character that differs from `word` makes a word with its neighbour outside the run ("洗澡已经" is
-    洗澡 + 已经, not 洗澡椅 + 经)."""
+    own, and no character that differs from `word` starts or ends a word outside the run ("洗澡已经" is 洗澡 + 已经,
+    not 洗澡椅 + 经; "一氧化碳" stays)."""
     n, common = len(word), _common_words()
+    end = i + n - 1
     return text[i:i + n] not in common \
-        and not (text[i] != word[0] and text[max(0, i - 1):i + 1] in common) \
-        and not (text[i + n - 1] != word[-1] and text[i + n - 1:i + n + 1] in common)
+        and not (text[i] != word[0] and any(text[max(0, i - k):i + 1] in common for k in (1, 2, 3))) \
+        and not (text[end] != word[-1] and any(text[end:end + k] in common for k in (2, 3, 4)))
 
 
 def _before_service(text: str, i: int) -> bool:

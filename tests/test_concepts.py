@@ -434,6 +434,17 @@ DECIDED = [
     ("想找个地方长住 包吃住 晚上有人看着", "find_meal", "find_care_home"),
     ("家里灶台想装个自动关火的 能申请补贴吗", "out_of_scope", "policy_home_adaptation"),
     ("有没有明白人能帮我们全家出出主意 是送院里还是请人", "find_care_home", "find_elder_advisor"),
+    # a device described by what it does; someone to look in now and then; first aid and claims as knowledge
+    ("床边能不能装个按一下就能喊来人的装置", "thank", "policy_home_adaptation"),
+    ("老两口住得偏 想有人每周上门来看一下我们", "out_of_scope", "find_elder_advisor"),
+    ("给人做心肺复苏的正确方法是什么", "emergency", "out_of_scope"),
+    ("出门身上要带张什么卡 好让人知道我的病", "find_bathing", "out_of_scope"),
+    # the government paying for care at home; money growing with age; the queue of a public home
+    ("老母亲一个人住 政府会不会出钱给她请人上门做饭打扫 怎么申请", "find_meal", "policy_care_subsidy"),
+    ("说是满九十五的补得比九十的多 具体多少", "out_of_scope", "policy_high_age_allowance"),
+    ("公立的养老院要排很久吗 我想先给老爹报上名", "find_care_home", "policy_care_home_admission"),
+    # a complaint about the bot with a person asked for
+    ("你这个机器人真笨 给个真人的号码", "ask_detail", "handoff"),
 ]
 
 
