@@ -30,7 +30,7 @@ from actions.eligibility import answer_eligibility, answers_the_form, ask_reply
 from actions.policies import answer_policy, answer_policy_detail
 from actions.services import answer_point_detail, answer_service, ask_place, category_buttons
 from catalog.query import Regions
-from language.concepts import concept_item, concept_needs, off_topic, rents
+from language.concepts import concept_item, concept_needs, off_topic, rents, story_only
 from language.keywords import emergency_kind
 from language.numbers import age
 from replies import Reply, button, t, templates
@@ -190,8 +190,8 @@ def understood(tracker: Tracker, session: Session, regions: Regions,
     """An answer for a message the classifier was unsure of, when its words say what it is: a question about the
     last answer, or a service or policy named (catalog words) or described (language/concepts.yml)."""
     message = text(tracker)
-    if off_topic(message):
-        return None  # the weather in Wuhan is no follow-up of a list of Wuhan's canteens
+    if off_topic(message) or story_only(message):
+        return None  # the weather in Wuhan is no follow-up of a list of Wuhan's canteens, nor is gossip a request
     slot = tracker.get_slot("requested_slot")
     if tracker.active_loop.get("name") and slot and answers_the_form(intent(tracker), message):
         reply = ask_reply(tracker, slot)  # an answer to the form's question that could not be read: ask again

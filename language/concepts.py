@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from catalog.lexicon import load_taxonomy
 from language.needs import mentioned_needs
-from language.safety import about_now
+from language.safety import about_now, story_told
 from language.words import words as word_list
 
 
@@ -87,6 +87,14 @@ def requested(text: str) -> str | None:
     return None
 
 
+def asked_whether(text: str) -> str | None:
+    """The last catalog name after the last "有没有" (concepts.yml: whether): what a yes/no question asks about
+    ("我照顾瘫痪的老伴 … 有没有喘息服务"), None without."""
+    found = list(re.finditer(_data()["whether"], text))
+    named = mentioned_needs(text[found[-1].end():]) if found else []
+    return named[-1] if named else None
+
+
 def bare_detail(text: str) -> bool:
     """Whether the message is only a short question of a detail ("一次几多钱"), no other subject in it."""
     d = _data()
@@ -98,6 +106,11 @@ def bare_detail(text: str) -> bool:
 def asks_question(text: str) -> bool:
     """Whether the message asks something (concepts.yml: question), so thanks in it are no mere thanks."""
     return bool(re.search(_data()["question"], text))
+
+
+def story_only(text: str) -> bool:
+    """News, hearsay or gossip told with nothing asked: no catalog name, no question, no request verb."""
+    return story_told(text) and not catalog_needs(text) and not asks_question(text) and not requested(text)
 
 
 def off_topic(text: str, first: bool = False) -> bool:

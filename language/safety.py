@@ -116,6 +116,11 @@ def _about_now(clause: str, start: int, end: int, group: str | None = None, plan
     return not any(-reach <= s - end <= reach for k in kinds for s, _ in _positions(markers[k], clause))
 
 
+def story_told(text: str) -> bool:
+    """Whether the message tells a story (news, hearsay, gossip: safety.yml story markers)."""
+    return bool(_positions(_data()["markers"]["story"], _joined(text)))
+
+
 def _device_before(clause: str, start: int) -> bool:
     """Whether a device word comes shortly before `start` with no person named between ("收音机拍了半天没动静", not
     "电视还开着 老伴歪在椅子上喊不应")."""

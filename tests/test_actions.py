@@ -105,6 +105,12 @@ def test_a_question_tail_is_no_negation() -> None:
     assert payload["region"]["district"] == "费县"
 
 
+def test_an_a_not_a_question_is_no_negation() -> None:
+    tracker = make_tracker("高龄津贴今年是不是调了 江夏区", "policy_high_age_allowance", ["江夏区"])
+    payload, _, _, _ = run(ActionPolicy(), tracker)
+    assert payload["region"]["district"] == "江夏区"
+
+
 def test_item_keeps_region_and_switches_item() -> None:
     slots = {"category": "equipment_rental", "item": "轮椅", "last_task": "find_service", "region_code": "420103"}
     payload, text, _, _ = run(ActionFollowUp(), make_tracker("那护理床呢", "inform", ["护理床"], slots))

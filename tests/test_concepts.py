@@ -445,6 +445,18 @@ DECIDED = [
     ("公立的养老院要排很久吗 我想先给老爹报上名", "find_care_home", "policy_care_home_admission"),
     # a complaint about the bot with a person asked for
     ("你这个机器人真笨 给个真人的号码", "ask_detail", "handoff"),
+    # a request with thanks at the end; "有没有" asked of a policy beside the person's condition
+    ("我妈腿不行了 需要一个轮椅 在汉阳 麻烦了谢谢", "thank", "find_equipment_rental"),
+    ("我是照顾失能老伴的 想打听下兰山区有没有让家属歇几天的喘息服务", "find_medical_care", "policy_respite_care"),
+    # news, hearsay and gossip told with nothing asked; course material; how to prevent something in general
+    ("邻居都在传三楼的老太太昨天被救护车拉走了", "find_medical_care", "out_of_scope"),
+    ("听说隔壁村有个老人掉塘里了 怪可怜的", "policy_special_hardship", "out_of_scope"),
+    ("要给社区老人讲防诈骗 能不能给我弄份讲稿", "find_legal_aid", "out_of_scope"),
+    ("用电暖器的时候怎样才能避免着火", "policy_home_adaptation", "out_of_scope"),
+    # a phone number asked for an operator's caller is a detail, whatever the classifier said
+    ("这家的电话发我一下 我告诉来电的老人", "emergency", "ask_detail"),
+    # the same policy asked for another place
+    ("我姑在赤壁 她那边也这样吗", "find_medical_care", "inform"),
 ]
 
 

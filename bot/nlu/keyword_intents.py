@@ -20,6 +20,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from language.aspects import aspect
 from language.concepts import (
+    asked_whether,
     asks_question,
     bare_detail,
     catalog_needs,
@@ -29,6 +30,7 @@ from language.concepts import (
     off_topic,
     rents,
     requested,
+    story_only,
     without_conditions,
 )
 from language.keywords import danger_now, false_alarm, keyword_intent
@@ -47,7 +49,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     described = [n for n in concepts if n.startswith(INTENT_PREFIXES)]
     named = catalog_needs(text)
     ordinary = named or described or concept_item(text) or off_topic(text) \
-        or {"thank", "goodbye", "ask_person", "capabilities", "benefit"} & set(concepts)
+        or {"thank", "goodbye", "ask_person", "capabilities", "benefit", "list_followup"} & set(concepts)
     if name := keyword_intent(text, bool(ordinary)):
         return name
     if "ask_person" in concepts and top != "emergency" and not [n for n in described if n != "greet"] and not named:
@@ -67,6 +69,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and top != "emergency":
         return "out_of_scope"  # a remedy, a film, a ticket: a subject of its own, no request for care beside it (a
         # home or a fraud inside a news story told is no request either)
+    if story_only(text) and top not in ("emergency", "handoff", *CHITCHAT):
+        return "out_of_scope"  # news, hearsay or gossip told, nothing asked: no request for a service
     if "find_elder_advisor" in named_services and top not in ("emergency", "handoff"):
         return "find_elder_advisor"  # the advisor named: the service for not knowing which benefits there are
     if "advisor_sought" in concepts and top not in ("emergency", "handoff"):
@@ -81,6 +85,8 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             return named_services[0]  # a service named, no benefit asked for
         if not named and described[:1] and described[0].startswith("find_"):
             return described[0]  # a service described, no benefit asked for
+    if top.startswith("find_") and asked_whether(text) in named_policies:
+        return asked_whether(text)  # "有没有" asked of a policy, a service only the person's condition
     policy_first = bool(described) and described[0].startswith("policy_")
     if "reimburse" not in concepts and not policy_first \
             and (name := narrowed(text, [top, *named_services], described + named_services)):
@@ -154,7 +160,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top == "eligibility" and named_policies \
             and ("eligibility" not in described or aspect(text) or "besides" not in concepts):
         return named_policies[0]  # a policy named with a question about it (not about others): that policy
-    if "thank" in concepts and not asks_question(text):
+    if "thank" in concepts and not asks_question(text) and not rents(text) and not requested(text):
         return "thank"  # thanks for something done, whatever it names ("多亏你们帮我找到助浴")
     pleasantry = next((n for n in concepts if n in ("thank", "goodbye", "bot_challenge", "capabilities")), None)
     if pleasantry and not named and not described \
@@ -172,7 +178,7 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
             and ("list_followup" in concepts or ("list_detail" in concepts and bare_detail(text))):
         return "ask_detail"  # "那几家在哪": a detail of the places just listed
     wanted = [n for n in named + described if n.startswith(("find_", "policy_", "eligibility"))]
-    if top in CHITCHAT and wanted and not {"thank", "goodbye"} & set(concepts):
+    if top in CHITCHAT and wanted and (not {"thank", "goodbye"} & set(concepts) or rents(text) or requested(text)):
         return decide(text, wanted[0], ranking)  # a greeting or a remark beside a request: the request
     if top in UNSURE and (named or described):
         return decide(text, (named or described)[0], ranking)  # the best named or described need, refined
