@@ -16,6 +16,7 @@ from language.words import words as word_list
 _CLAUSE = re.compile(r"[，,。.！!？?；;、：:\s]+")
 CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")  # one Chinese character
 _PERSON = re.compile("[他她人]")  # a cue that names a person is about the person, even after a device word
+_PAST = re.compile("[倒伤翻到着住]?过(?![去来])")  # 摔过, 推倒过: the cue told as done before (not 晕过去)
 DEVICE_REACH = 10  # characters before a cue of unresponsiveness where a device word makes it the device's
 
 
@@ -94,8 +95,7 @@ def _about_now(clause: str, start: int, end: int, group: str | None = None, plan
     no time marker, nor (`plans_count`) a prevention or upgrade marker, reaches it across a present marker (a
     device's upgrade spares a fraud or a crime)."""
     d = _data()
-    after = clause[end:end + 2]
-    if after.startswith("过") and not after.startswith(("过去", "过来")) and "没" not in clause[start:end]:
+    if _PAST.match(clause, end) and "没" not in clause[start:end]:
         return False
     reach = d["reach"]
     markers = d["markers"]

@@ -457,6 +457,16 @@ DECIDED = [
     ("这家的电话发我一下 我告诉来电的老人", "emergency", "ask_detail"),
     # the same policy asked for another place
     ("我姑在赤壁 她那边也这样吗", "find_medical_care", "inform"),
+    # a policy applied for or used beside a service that only tells the person's state
+    ("老伴是失智老人 我想申请个喘息服务 在洪山", "find_dementia_care", "policy_respite_care"),
+    ("我爸住着养老院呢 长护险在院里可以用吗", "find_care_home", "policy_ltc_insurance"),
+    ("厕所墙上想装几根扶杆 政府给报吗", "find_bathing", "policy_home_adaptation"),
+    # the person's state and "能领吗": what they can get
+    ("七十八了 半失能 没收入 能领么", "out_of_scope", "eligibility"),
+    # officials' procedures and staff training are not services for an old person; an acknowledgement
+    ("村里老人出事了上报的程序是什么", "policy_care_subsidy", "out_of_scope"),
+    ("我们社区想给护工培训一下急救 哪里能请老师", "find_medical_care", "out_of_scope"),
+    ("好的 我这就打过去问一下", "out_of_scope", "goodbye"),
 ]
 
 

@@ -88,10 +88,10 @@ def decide(text: str, top: str, ranking: list[str]) -> str | None:
     if top.startswith("find_") and asked_whether(text) in named_policies:
         return asked_whether(text)  # "有没有" asked of a policy, a service only the person's condition
     policy_first = bool(described) and described[0].startswith("policy_")
-    if "reimburse" not in concepts and not policy_first \
-            and (name := narrowed(text, [top, *named_services], described + named_services)):
-        return name  # (not where a cost to be paid back or a policy described first is the question)
     object_ = requested(text)
+    if "reimburse" not in concepts and not policy_first and not (object_ or "").startswith("policy_") \
+            and (name := narrowed(text, [top, *named_services], described + named_services)):
+        return name  # (not where a cost to be paid back, a policy described first or one applied for is the question)
     if object_ and object_ != top and top.startswith("find_") \
             and not (object_.startswith("find_") and "benefit" in concepts) \
             and (object_ in named or described[:1] == [object_] or object_ == "find_equipment_rental"):
