@@ -44,10 +44,10 @@ def test_dev_cases_end_to_end(bot_url: str) -> None:
 
 
 # Issue 16's bar is 95 % of single questions, 90 % of the harder half, 90 % of dialogue turns, every emergency caught
-# and at most 2 % false alarms. Every set here is a development set now (its failures were read); these floors guard
-# against regressions a little below what each set measures (README: 理解准确率), since a retrained model moves a
-# case or two. The newest set scored blind (dev_blind_bb, scored once before its failures were read) sits closest to
-# the bar; dev_blind_ao, dev_blind_ap and dev_blind_aq (safety) were never blind.
+# and at most 2 % false alarms. Every set here but the last is a development set (its failures were read); these
+# floors guard against regressions a little below what each set measures (README: 理解准确率), since a retrained
+# model moves a case or two. The newest set scored blind (blind_bc, scored once; its failures are still unread) sits
+# closest to the bar; dev_blind_ao, dev_blind_ap and dev_blind_aq (safety) were never blind.
 FLOORS = {"single": 0.95, "hard": 0.90, "turns": 0.90, "emergencies": 0.97, "max_false_alarms": 0.02}
 LAST_BLIND = {"single": 0.94, "hard": 0.88, "emergencies": 0.95, "max_false_alarms": 0.03}
 
@@ -61,7 +61,8 @@ DEV_SETS = ["dev_team", "dev_blind_a", "dev_blind_b", "dev_blind_c", "dev_blind_
             "dev_blind_ak", "dev_blind_al", "dev_blind_ao", "dev_blind_ap",
             "dev_blind_aq", "dev_blind_am", "dev_blind_an", "dev_blind_ar", "dev_blind_as", "dev_blind_at",
             "dev_blind_au", "dev_blind_av", "dev_blind_ax", "dev_blind_aw", "dev_blind_ay",
-            "dev_blind_az", "dev_blind_ba", "dev_blind_bb"]
+            "dev_blind_az", "dev_blind_ba", "dev_blind_bb",
+            "blind_bc"]
 
 
 @pytest.mark.parametrize("name", DEV_SETS)
